@@ -1,0 +1,70 @@
+"""Reference motion at the control rate: per-frame root/joint targets with velocities and keypoints.
+
+Built once per clip and shared by the simulator (rewards, observations), the reference player and
+evaluation, so every consumer reads the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hgpt_core.g1 import KEYPOINT_BODIES
+from hgpt_core.motion import CONTROL_FPS, MotionClip
+
+
+@dataclass(frozen=True)
+class ReferenceMotion:
+    """A clip resampled to ``fps`` with derived quantities. Shape of every array: (T, ·).
+
+    Attributes:
+        root_pos_w: [m], (T, 3).  root_quat: wxyz, (T, 4).
+        root_lin_vel_w: [m/s], (T, 3).  root_ang_vel_w: [rad/s], (T, 3).
+        joint_pos: [rad], (T, 29).  joint_vel: [rad/s], (T, 29).
+        keypoint_pos_w: [m], (T, K, 3).  keypoint_quat_w: wxyz, (T, K, 4), bodies ``keypoint_names``.
+    """
+
+    name: str
+    fps: float
+    root_pos_w: np.ndarray
+    root_quat: np.ndarray
+    root_lin_vel_w: np.ndarray
+    root_ang_vel_w: np.ndarray
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    keypoint_names: tuple[str, ...]
+    keypoint_pos_w: np.ndarray
+    keypoint_quat_w: np.ndarray
+    keypoint_lin_vel_w: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joint_pos.shape[0])
+
+    @classmethod
+    def from_clip(
+        cls, clip: MotionClip, fps: float = CONTROL_FPS, keypoints: tuple[str, ...] = KEYPOINT_BODIES
+    ) -> ReferenceMotion:
+        """Resample ``clip`` to ``fps`` and derive velocities and keypoint poses by FK."""
+        from hgpt_core.sanity import kinematics
+
+        c = clip.resample(fps)
+        lin, ang, jv = c.velocities()
+        fk = kinematics().forward(c.root_pos, c.root_quat, c.joint_pos)
+        idx = [fk.body_names.index(b) for b in keypoints]
+        kp_pos = fk.pos[:, idx]
+        return cls(
+            name=c.name,
+            fps=fps,
+            root_pos_w=c.root_pos,
+            root_quat=c.root_quat,
+            root_lin_vel_w=lin,
+            root_ang_vel_w=ang,
+            joint_pos=c.joint_pos,
+            joint_vel=jv,
+            keypoint_names=tuple(keypoints),
+            keypoint_pos_w=kp_pos,
+            keypoint_quat_w=fk.quat[:, idx],
+            keypoint_lin_vel_w=np.gradient(kp_pos, 1.0 / fps, axis=0),
+        )
