@@ -30,11 +30,22 @@ class MotionSource:
 G1_SOURCES: tuple[MotionSource, ...] = (
     MotionSource("g1_moves", "motions/g1/g1_moves/**/retarget/*.csv", "CC-BY-4.0", fps=60.0),
     MotionSource("g1_moves_npz", "motions/g1/g1_moves/**/training/*.npz", "CC-BY-4.0"),
-    MotionSource("lafan1", "motions/g1/lafan1/*.csv", "CC-BY-NC-ND-4.0", fps=30.0, permissive=False),
+    MotionSource(
+        "lafan1",
+        "motions/g1/lafan1/*.csv",
+        "CC-BY-NC-ND-4.0",
+        fps=30.0,
+        permissive=False,
+    ),
     MotionSource("gmt", "motions/g1/gmt/*.pkl", "Apache-2.0"),
     MotionSource("pbhc", "motions/g1/pbhc/*.pkl", "CC-BY-NC-4.0", permissive=False),
     MotionSource("asap", "motions/g1/asap/**/*.pkl", "MIT"),
-    MotionSource("holosoma", "motions/g1/holosoma/*.npz", "Apache-2.0", notes="human-box interaction"),
+    MotionSource(
+        "holosoma",
+        "motions/g1/holosoma/*.npz",
+        "Apache-2.0",
+        notes="human-box interaction",
+    ),
 )
 SOURCES_BY_NAME = {s.name: s for s in G1_SOURCES}
 

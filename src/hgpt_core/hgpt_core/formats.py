@@ -1,7 +1,7 @@
 """Readers for every retargeted-G1 motion format we meet, and a dispatcher by file content.
 
 Formats (see ../shared/data/README.md):
-  * ``csv``: LAFAN1-style, no header, 36 columns = root pos (3) | root quat xyzw (4) | 29 joints. fps not stored.
+  * ``csv``: LAFAN1-style, no header, 36 columns = root pos | root quat xyzw | 29 joints; no fps.
   * ``g1_moves_npz``: fps, joint_pos (N, 29), body_pos_w / body_quat_w (N, B, ·) with body 0 = pelvis (wxyz).
   * ``holosoma_npz``: fps, joint_pos (N, 36) = root pos | root quat wxyz | 29 joints, joint_names.
   * ``gmt_pkl``: dict fps, root_pos, root_rot (xyzw), dof_pos (N, 23).
@@ -57,14 +57,24 @@ def _as_array(d: dict, key: str, path: Path, ndim: int, width: int | None = None
 def read_csv(path: Path, fps: float | None) -> MotionClip:
     """LAFAN1-style G1 CSV (root xyzw quaternion); ``fps`` is required (not stored in the file)."""
     if fps is None:
-        raise MotionFormatError(f"{path}: CSV motion files do not store fps; pass fps= (LAFAN1 30, g1_moves 60)")
+        raise MotionFormatError(
+            f"{path}: CSV motion files do not store fps; pass fps= (LAFAN1 30, g1_moves 60)"
+        )
     try:
         data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise MotionFormatError(f"{path}: malformed CSV ({exc})") from exc
     if data.shape[1] != 36:
-        raise MotionFormatError(f"{path}: expected 36 columns (3 pos + 4 quat xyzw + 29 joints), got {data.shape[1]}")
-    return MotionClip(data[:, :3], xyzw_to_wxyz(data[:, 3:7]), data[:, 7:], fps, meta={"quat_order_in_file": "xyzw"})
+        raise MotionFormatError(
+            f"{path}: expected 36 columns (3 pos + 4 quat xyzw + 29 joints), got {data.shape[1]}"
+        )
+    return MotionClip(
+        data[:, :3],
+        xyzw_to_wxyz(data[:, 3:7]),
+        data[:, 7:],
+        fps,
+        meta={"quat_order_in_file": "xyzw"},
+    )
 
 
 def _read_npz(path: Path) -> MotionClip:
@@ -109,7 +119,10 @@ def _read_pkl(path: Path) -> MotionClip:
         raise MotionFormatError(f"{path}: pickle holds {type(d).__name__}, expected a dict motion record")
     if "dof_pos" in d:  # GMT
         dof = _as_array(d, "dof_pos", path, 2)
-        root_pos, root_rot = _as_array(d, "root_pos", path, 2, 3), _as_array(d, "root_rot", path, 2, 4)
+        root_pos, root_rot = (
+            _as_array(d, "root_pos", path, 2, 3),
+            _as_array(d, "root_rot", path, 2, 4),
+        )
         fps, fmt, name = float(d.get("fps", np.nan)), "gmt_pkl", path.stem
     else:  # PHC / ASAP / PBHC: one (or more) named motions
         if len(d) != 1 or not isinstance(next(iter(d.values())), dict):
@@ -123,7 +136,14 @@ def _read_pkl(path: Path) -> MotionClip:
         dof = dof23_to_29(dof)
     elif dof.shape[1] != 29:
         raise MotionFormatError(f"{path}: {dof.shape[1]} DoF; supported 23 (no wrists) or 29")
-    return MotionClip(root_pos, xyzw_to_wxyz(root_rot), dof, fps, name=name, meta={"format": fmt, "quat_order_in_file": "xyzw"})
+    return MotionClip(
+        root_pos,
+        xyzw_to_wxyz(root_rot),
+        dof,
+        fps,
+        name=name,
+        meta={"format": fmt, "quat_order_in_file": "xyzw"},
+    )
 
 
 def load_clip(
@@ -160,7 +180,9 @@ def load_clip(
     elif suffix in (".pkl", ".pickle"):
         clip = _read_pkl(path)
     else:
-        raise MotionFormatError(f"{path}: unknown motion format '{suffix}'; supported suffixes .csv .npz .pkl")
+        raise MotionFormatError(
+            f"{path}: unknown motion format '{suffix}'; supported suffixes .csv .npz .pkl"
+        )
     if clip.name == "clip":
         clip.name = path.name.removesuffix(".clip.npz").removesuffix(path.suffix)
     if clip.source == "unknown":
@@ -174,4 +196,3 @@ def load_clip(
 
         check_quaternion_convention(clip, path)
     return clip
-

@@ -61,9 +61,21 @@ ARMATURE: dict[str, float] = {
     "2x5020": 2 * 0.003609725,
 }
 # Peak torque [N m] per motor type.
-EFFORT_LIMIT: dict[str, float] = {"5020": 25.0, "7520_14": 88.0, "7520_22": 139.0, "4010": 5.0, "2x5020": 50.0}
+EFFORT_LIMIT: dict[str, float] = {
+    "5020": 25.0,
+    "7520_14": 88.0,
+    "7520_22": 139.0,
+    "4010": 5.0,
+    "2x5020": 50.0,
+}
 # Velocity limit [rad/s] per motor type (Unitree spec sheet values used by mjlab).
-VELOCITY_LIMIT: dict[str, float] = {"5020": 37.0, "7520_14": 32.0, "7520_22": 20.0, "4010": 22.0, "2x5020": 37.0}
+VELOCITY_LIMIT: dict[str, float] = {
+    "5020": 37.0,
+    "7520_14": 32.0,
+    "7520_22": 20.0,
+    "4010": 22.0,
+    "2x5020": 37.0,
+}
 
 NATURAL_FREQ_HZ = 10.0
 DAMPING_RATIO = 2.0

@@ -83,7 +83,11 @@ class MotionClip:
             raise MotionFormatError(f"{where}: needs at least 2 frames, has {t}")
         if not (np.isfinite(self.fps) and 1.0 <= self.fps <= 1000.0):
             raise MotionFormatError(f"{where}: fps {self.fps} outside [1, 1000]")
-        for label, arr in (("root_pos", self.root_pos), ("root_quat", self.root_quat), ("joint_pos", self.joint_pos)):
+        for label, arr in (
+            ("root_pos", self.root_pos),
+            ("root_quat", self.root_quat),
+            ("joint_pos", self.joint_pos),
+        ):
             bad = ~np.isfinite(arr).all(axis=1)
             if bad.any():
                 rows = np.flatnonzero(bad)
@@ -102,7 +106,12 @@ class MotionClip:
     def slice(self, start: int, stop: int | None = None) -> MotionClip:
         """Frames ``start:stop`` as a new clip."""
         s = np.s_[start:stop]
-        return replace(self, root_pos=self.root_pos[s], root_quat=self.root_quat[s], joint_pos=self.joint_pos[s])
+        return replace(
+            self,
+            root_pos=self.root_pos[s],
+            root_quat=self.root_quat[s],
+            joint_pos=self.joint_pos[s],
+        )
 
     def sample(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Interpolated (root_pos, root_quat, joint_pos) at times ``t`` [s], clamped to the clip.
@@ -122,8 +131,18 @@ class MotionClip:
             return replace(self)
         n = int(np.floor(self.duration * fps + 1e-6)) + 1
         root_pos, root_quat, joint_pos = self.sample(np.arange(n) / fps)
-        meta = {**self.meta, "resampled_from_fps": self.meta.get("resampled_from_fps", self.fps)}
-        return replace(self, root_pos=root_pos, root_quat=root_quat, joint_pos=joint_pos, fps=fps, meta=meta)
+        meta = {
+            **self.meta,
+            "resampled_from_fps": self.meta.get("resampled_from_fps", self.fps),
+        }
+        return replace(
+            self,
+            root_pos=root_pos,
+            root_quat=root_quat,
+            joint_pos=joint_pos,
+            fps=fps,
+            meta=meta,
+        )
 
     def velocities(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(root_lin_vel_w [m/s], root_ang_vel_w [rad/s], joint_vel [rad/s]) by central differences.
@@ -172,7 +191,9 @@ class MotionClip:
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise MotionFormatError(f"{path}: not a readable hgpt clip ({exc})") from exc
         if header.get("format") != "hgpt_clip" or header.get("version") != CLIP_FORMAT_VERSION:
-            raise MotionFormatError(f"{path}: unsupported header {header.get('format')} v{header.get('version')}")
+            raise MotionFormatError(
+                f"{path}: unsupported header {header.get('format')} v{header.get('version')}"
+            )
         if tuple(header["joint_names"]) != G1_JOINT_NAMES:
             raise MotionFormatError(f"{path}: joint order differs from G1_JOINT_NAMES")
         clip = cls(

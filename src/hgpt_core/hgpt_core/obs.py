@@ -17,7 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from hgpt_core.g1 import NUM_JOINTS
-from hgpt_core.rotations import projected_gravity, quat_apply_inv, quat_conj, quat_mul, quat_to_mat, yaw_quat
+from hgpt_core.rotations import (
+    projected_gravity,
+    quat_apply_inv,
+    quat_conj,
+    quat_mul,
+    quat_to_mat,
+    yaw_quat,
+)
 
 
 @dataclass
@@ -84,7 +91,10 @@ def _rel_rot6(o: ObsInput) -> np.ndarray:
 
 
 def _keypoint_err_b(o: ObsInput) -> np.ndarray:
-    kp, ref = _need(o.keypoint_pos_w, "keypoint_pos_w"), _need(o.ref_keypoint_pos_w, "ref_keypoint_pos_w")
+    kp, ref = (
+        _need(o.keypoint_pos_w, "keypoint_pos_w"),
+        _need(o.ref_keypoint_pos_w, "ref_keypoint_pos_w"),
+    )
     base = _need(o.base_pos_w, "base_pos_w")
     heading = yaw_quat(o.base_quat)[..., None, :]
     # Each keypoint relative to its own root, in the robot heading frame: drift-free pose error.
@@ -104,11 +114,24 @@ REFERENCE_TERMS: tuple[ObsTerm, ...] = (
     ObsTerm("ref_joint_vel", NUM_JOINTS, lambda o: o.ref_joint_vel),
     ObsTerm("ref_root_height", 1, lambda o: o.ref_root_pos_w[..., 2:3]),
     ObsTerm("ref_projected_gravity_b", 3, lambda o: projected_gravity(o.ref_root_quat)),
-    ObsTerm("ref_root_lin_vel_b", 3, lambda o: quat_apply_inv(o.ref_root_quat, o.ref_root_lin_vel_w)),
-    ObsTerm("ref_root_ang_vel_b", 3, lambda o: quat_apply_inv(o.ref_root_quat, o.ref_root_ang_vel_w)),
+    ObsTerm(
+        "ref_root_lin_vel_b",
+        3,
+        lambda o: quat_apply_inv(o.ref_root_quat, o.ref_root_lin_vel_w),
+    ),
+    ObsTerm(
+        "ref_root_ang_vel_b",
+        3,
+        lambda o: quat_apply_inv(o.ref_root_quat, o.ref_root_ang_vel_w),
+    ),
 )
 PRIVILEGED_TERMS: tuple[ObsTerm, ...] = (
-    ObsTerm("base_lin_vel_b", 3, lambda o: quat_apply_inv(o.base_quat, _need(o.base_lin_vel_w, "base_lin_vel_w")), True),
+    ObsTerm(
+        "base_lin_vel_b",
+        3,
+        lambda o: quat_apply_inv(o.base_quat, _need(o.base_lin_vel_w, "base_lin_vel_w")),
+        True,
+    ),
     ObsTerm("base_height", 1, lambda o: _need(o.base_pos_w, "base_pos_w")[..., 2:3], True),
     ObsTerm(
         "ref_root_pos_b",

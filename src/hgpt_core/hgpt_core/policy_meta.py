@@ -83,7 +83,10 @@ class PolicyMetadata:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """default_joint_pos, kp, kd, action_scale as float64 arrays of shape (29,)."""
-        return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in ("default_joint_pos", "kp", "kd", "action_scale")}
+        return {
+            k: np.asarray(getattr(self, k), dtype=np.float64)
+            for k in ("default_joint_pos", "kp", "kd", "action_scale")
+        }
 
     def self_check(self) -> list[str]:
         """Internal consistency: sizes, finiteness, signs, default pose inside the joint limits."""
@@ -100,7 +103,10 @@ class PolicyMetadata:
                 out.append("negative kp/kd")
             if n == NUM_JOINTS and tuple(self.joint_names) == G1_JOINT_NAMES:
                 lo, hi = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
-                bad = [self.joint_names[i] for i in np.flatnonzero((a["default_joint_pos"] < lo) | (a["default_joint_pos"] > hi))]
+                bad = [
+                    self.joint_names[i]
+                    for i in np.flatnonzero((a["default_joint_pos"] < lo) | (a["default_joint_pos"] > hi))
+                ]
                 if bad:
                     out.append(f"default pose outside joint limits for {bad}")
         if self.inference not in INFERENCE_MODES:
@@ -134,7 +140,8 @@ def metadata_differences(meta: PolicyMetadata, robot: RobotConfig) -> list[str]:
             if a != b
         ]
         diffs.append(
-            f"joint_names differ ({len(meta.joint_names)} vs {len(robot.joint_names)} joints): " + "; ".join(pairs[:5])
+            f"joint_names differ ({len(meta.joint_names)} vs {len(robot.joint_names)} joints): "
+            + "; ".join(pairs[:5])
         )
     policy_terms = [(str(n), int(s)) for n, s in meta.obs_terms]
     if policy_terms != list(robot.obs_terms):

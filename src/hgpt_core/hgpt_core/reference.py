@@ -44,7 +44,10 @@ class ReferenceMotion:
 
     @classmethod
     def from_clip(
-        cls, clip: MotionClip, fps: float = CONTROL_FPS, keypoints: tuple[str, ...] = KEYPOINT_BODIES
+        cls,
+        clip: MotionClip,
+        fps: float = CONTROL_FPS,
+        keypoints: tuple[str, ...] = KEYPOINT_BODIES,
     ) -> ReferenceMotion:
         """Resample ``clip`` to ``fps`` and derive velocities and keypoint poses by FK."""
         from hgpt_core.sanity import kinematics

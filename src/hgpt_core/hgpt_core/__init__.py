@@ -1,0 +1,1 @@
+"""Pure-Python core of hgpt: G1 spec and assets, motion clips, kinematics, observation layout (no ROS)."""
