@@ -19,6 +19,7 @@ import time
 
 import joblib
 import numpy as np
+
 from hgpt_core.datasets import G1_SOURCES, iter_source_files, shared_data_dir
 from hgpt_core.formats import load_clip
 from hgpt_core.sanity import clip_sanity, kinematics

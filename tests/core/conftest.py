@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from hgpt_core.datasets import shared_data_dir
 
 

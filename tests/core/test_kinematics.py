@@ -2,6 +2,7 @@
 
 import mujoco
 import numpy as np
+
 from hgpt_core.g1 import JOINT_LIMITS
 from hgpt_core.kinematics import G1Kinematics
 from hgpt_core.rotations import quat_normalize

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import dof23_to_29, load_clip
 from hgpt_core.g1 import G1_23DOF_JOINT_NAMES, G1_JOINT_NAMES

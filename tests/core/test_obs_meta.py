@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from hgpt_core.errors import MetadataMismatchError
 from hgpt_core.formats import load_clip
 from hgpt_core.g1 import G1_JOINT_NAMES, KEYPOINT_BODIES, KNEES_BENT_POSE

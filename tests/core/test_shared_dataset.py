@@ -1,6 +1,7 @@
 """Every shared G1 clip loads and passes FK sanity (feet near the floor, joints within limits or reported)."""
 
 import numpy as np
+
 from hgpt_core.datasets import G1_SOURCES, iter_g1_clips, iter_source_files
 from hgpt_core.sanity import clip_sanity
 
