@@ -1,0 +1,282 @@
+"""The policy node's core: token building, mode state machine and safety guards (no ROS).
+
+Modes follow ``JointCommand.MODE_*``: DAMP (kp = 0, the safe state) -> STAND (ramp from the measured pose to
+the policy's default pose) -> TRACK (policy targets). HOLD keeps the last target while the reference is
+briefly stale. Guards run every tick, before every command:
+
+* robot state missing, stale (> ``state_timeout_s``) or non-finite -> DAMP;
+* reference stale: HOLD after ``ref_hold_s``, then DAMP after ``ref_damp_s``;
+* policy output non-finite -> DAMP and a latched fault;
+* fall (pelvis tilt beyond ``fall_tilt_rad``) -> DAMP and a latched fault;
+* targets clamped to the joint limits and rate-limited to the joint velocity limits.
+
+A latched fault keeps the robot damped until :meth:`PolicyController.set_mode` is called with DAMP
+(acknowledge), after which STAND is allowed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+import numpy as np
+
+from hgpt_core.g1 import G1Spec
+from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
+from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.rotations import projected_gravity
+
+
+class Mode(IntEnum):
+    """Command modes; values equal ``hgpt_msgs/JointCommand.MODE_*``."""
+
+    DAMP = 0
+    STAND = 1
+    TRACK = 2
+    HOLD = 3
+
+
+class StepPolicy(Protocol):
+    """What the controller needs from a policy runtime."""
+
+    meta: PolicyMetadata
+
+    def step(self, obs: np.ndarray) -> np.ndarray:
+        """One control step: token (obs_dim,) -> raw action (29,)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the token history (start of an episode)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Timing and safety thresholds of the policy node."""
+
+    stand_ramp_s: float = 2.0
+    """Time to ramp from the measured pose to the default pose [s]."""
+    state_timeout_s: float = 0.1
+    """Robot state older than this damps the robot [s]."""
+    ref_hold_s: float = 0.1
+    """Reference older than this holds the last target [s]."""
+    ref_damp_s: float = 0.5
+    """Reference older than this damps the robot [s]."""
+    fall_tilt_rad: float = 1.0
+    """Pelvis tilt (angle between body z and world z) that counts as a fall [rad]."""
+    damp_kd_scale: float = 1.0
+    """Damping gains in DAMP mode, as a multiple of the policy's kd."""
+    velocity_margin: float = 1.0
+    """Targets may move at most velocity_limit * margin * control_dt per tick."""
+
+
+@dataclass
+class RobotSample:
+    """Measured state. Shapes: q, dq (29,); quat wxyz (4,); gyro (3,) [rad/s] body frame."""
+
+    q: np.ndarray
+    dq: np.ndarray
+    quat: np.ndarray
+    gyro: np.ndarray
+    stamp: float
+
+
+@dataclass
+class ReferenceSample:
+    """One reference frame (world, wxyz); see ``hgpt_core.obs.ObsInput`` for units."""
+
+    root_pos: np.ndarray
+    root_quat: np.ndarray
+    root_lin_vel: np.ndarray
+    root_ang_vel: np.ndarray
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    stamp: float
+
+
+@dataclass
+class Command:
+    """PD command for the 29 joints; ``mode`` as :class:`Mode`."""
+
+    q: np.ndarray
+    dq: np.ndarray
+    kp: np.ndarray
+    kd: np.ndarray
+    mode: Mode
+
+
+@dataclass
+class Status:
+    """What the node publishes on /hgpt/status."""
+
+    mode: Mode
+    state: str
+    reason: str = ""
+    fault: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+class PolicyController:
+    """Pure-Python control core; the node feeds it messages and publishes what :meth:`tick` returns."""
+
+    def __init__(self, policy: StepPolicy, spec: G1Spec | None = None, cfg: ControllerConfig | None = None):
+        self.policy = policy
+        self.meta = policy.meta
+        self.spec = spec or G1Spec()
+        self.cfg = cfg or ControllerConfig()
+        a = self.meta.arrays()
+        self.default, self.kp, self.kd, self.scale = (
+            a["default_joint_pos"],
+            a["kp"],
+            a["kd"],
+            a["action_scale"],
+        )
+        self.terms = terms_from_layout(self.meta.obs_terms)
+        self.dt = self.meta.control_dt
+        self.max_step = self.spec.velocity_limit * self.cfg.velocity_margin * self.dt
+        self.mode = Mode.DAMP
+        self.requested = Mode.DAMP
+        self.fault = False
+        self.reason = "startup"
+        self.state: RobotSample | None = None
+        self.ref: ReferenceSample | None = None
+        self.last_action = np.zeros(len(self.default))
+        self.last_target: np.ndarray | None = None
+        self.ramp_from: np.ndarray | None = None
+        self.ramp_t = 0.0
+
+    # ---- inputs ---------------------------------------------------------------------------------
+
+    def on_state(self, sample: RobotSample) -> None:
+        self.state = sample
+
+    def on_reference(self, sample: ReferenceSample) -> None:
+        self.ref = sample
+
+    def set_mode(self, mode: Mode) -> tuple[bool, str]:
+        """Request a mode; returns (accepted, message). DAMP is always accepted and clears a fault."""
+        mode = Mode(mode)
+        if mode == Mode.DAMP:
+            msg = "damping; fault acknowledged" if self.fault else "damping"
+            self.fault, self.requested = False, Mode.DAMP
+            return True, msg
+        if self.fault:
+            return False, f"latched fault ({self.reason}): request DAMP to acknowledge first"
+        if mode == Mode.TRACK and self.mode not in (Mode.STAND, Mode.TRACK, Mode.HOLD):
+            return False, "TRACK needs STAND first (the robot must be at its default pose)"
+        if mode == Mode.HOLD:
+            return False, "HOLD is entered automatically when the reference is stale"
+        self.requested = mode
+        return True, f"{mode.name} requested"
+
+    # ---- the control tick -----------------------------------------------------------------------
+
+    def tick(self, now: float) -> tuple[Command, Status]:
+        """Compute the command for time ``now`` [s]; never raises on bad input, damps instead."""
+        warnings: list[str] = []
+        st = self.state
+        if st is None:
+            return self._damp("waiting_for_robot_state", "no robot state yet", latch=False)
+        if not _finite(st.q, st.dq, st.quat, st.gyro):
+            return self._damp("fault", "non-finite robot state", latch=True)
+        if now - st.stamp > self.cfg.state_timeout_s:
+            return self._damp(
+                "stale_robot_state", f"robot state {1e3 * (now - st.stamp):.0f} ms old", latch=False
+            )
+        up = -projected_gravity(st.quat)[2]  # cos(tilt)
+        if self.mode != Mode.DAMP and up < np.cos(self.cfg.fall_tilt_rad):
+            return self._damp(
+                "fault", f"fall detected (tilt {np.degrees(np.arccos(np.clip(up, -1, 1))):.0f} deg)", True
+            )
+        if self.fault or self.requested == Mode.DAMP:
+            return self._damp("fault" if self.fault else "damping", self.reason, latch=self.fault)
+
+        ramping = self.mode == Mode.STAND and now - self.ramp_t < self.cfg.stand_ramp_s
+        if self.requested == Mode.STAND or self.mode == Mode.DAMP or ramping:
+            return self._stand(st, now)
+        ref_age = np.inf if self.ref is None else now - self.ref.stamp
+        if self.ref is None or ref_age > self.cfg.ref_damp_s:
+            self.requested = Mode.DAMP
+            return self._damp("reference_lost", f"reference {ref_age:.2f} s old", latch=False)
+        if ref_age > self.cfg.ref_hold_s or not _finite(*self._ref_arrays()):
+            warnings.append(f"reference stale ({1e3 * ref_age:.0f} ms) or invalid: holding")
+            return self._emit(self.last_target, Mode.HOLD, "holding", warnings)
+        return self._track(st, warnings)
+
+    def _ref_arrays(self) -> tuple[np.ndarray, ...]:
+        r = self.ref
+        assert r is not None
+        return r.root_pos, r.root_quat, r.root_lin_vel, r.root_ang_vel, r.joint_pos, r.joint_vel
+
+    def _stand(self, st: RobotSample, now: float) -> tuple[Command, Status]:
+        if self.mode != Mode.STAND or self.ramp_from is None:
+            self.ramp_from, self.ramp_t = st.q.copy(), now
+            self.mode = Mode.STAND
+            self.policy.reset()
+            self.last_action[:] = 0.0
+        alpha = float(np.clip((now - self.ramp_t) / self.cfg.stand_ramp_s, 0.0, 1.0))
+        target = (1 - alpha) * self.ramp_from + alpha * self.default
+        state = "standing" if alpha >= 1.0 else f"ramping_to_default ({100 * alpha:.0f}%)"
+        return self._emit(target, Mode.STAND, state, [])
+
+    def _track(self, st: RobotSample, warnings: list[str]) -> tuple[Command, Status]:
+        r = self.ref
+        assert r is not None
+        inp = ObsInput(
+            joint_pos=st.q,
+            joint_vel=st.dq,
+            base_quat=st.quat,
+            base_ang_vel_b=st.gyro,
+            last_action=self.last_action,
+            ref_root_pos_w=r.root_pos,
+            ref_root_quat=r.root_quat,
+            ref_root_lin_vel_w=r.root_lin_vel,
+            ref_root_ang_vel_w=r.root_ang_vel,
+            ref_joint_pos=r.joint_pos,
+            ref_joint_vel=r.joint_vel,
+            default_joint_pos=self.default,
+        )
+        try:
+            action = np.asarray(self.policy.step(build_obs(inp, self.terms)), dtype=np.float64).reshape(-1)
+        except Exception as exc:  # a runtime failure must not escape the control loop
+            return self._damp("fault", f"policy step failed: {exc}", latch=True)
+        if action.shape != self.default.shape or not np.isfinite(action).all():
+            return self._damp("fault", "policy output non-finite or wrong size", latch=True)
+        self.last_action = action
+        self.mode = Mode.TRACK
+        return self._emit(self.default + self.scale * action, Mode.TRACK, "tracking", warnings)
+
+    def _emit(self, target: np.ndarray | None, mode: Mode, state: str, warnings: list[str]):
+        lo, hi = self.spec.joint_limits[:, 0], self.spec.joint_limits[:, 1]
+        if target is None:
+            target = self.state.q if self.state is not None else self.default
+        clamped = np.clip(target, lo, hi)
+        if np.any(clamped != target):
+            warnings.append("targets clamped to joint limits")
+        if self.last_target is not None:
+            step = np.clip(clamped - self.last_target, -self.max_step, self.max_step)
+            if np.any(step != clamped - self.last_target):
+                warnings.append("targets rate-limited")
+            clamped = self.last_target + step
+        self.last_target = clamped
+        if mode != Mode.HOLD:
+            self.mode = mode
+        cmd = Command(clamped, np.zeros_like(clamped), self.kp.copy(), self.kd.copy(), mode)
+        return cmd, Status(mode, state, self.reason if mode == Mode.DAMP else "", self.fault, warnings)
+
+    def _damp(self, state: str, reason: str, latch: bool) -> tuple[Command, Status]:
+        if latch:
+            self.fault = True
+        self.reason = reason
+        self.mode, self.ramp_from, self.last_target = Mode.DAMP, None, None
+        if state != "waiting_for_robot_state":  # leaving DAMP always takes a new, explicit request
+            self.requested = Mode.DAMP
+        q = self.state.q.copy() if self.state is not None and _finite(self.state.q) else self.default.copy()
+        n = len(self.default)
+        cmd = Command(q, np.zeros(n), np.zeros(n), self.kd * self.cfg.damp_kd_scale, Mode.DAMP)
+        return cmd, Status(Mode.DAMP, state, reason, self.fault, [])

@@ -1,0 +1,164 @@
+"""PolicyController: mode state machine and every guard, driven with real reference frames."""
+
+import numpy as np
+import pytest
+
+from hgpt_core.formats import load_clip
+from hgpt_core.g1 import G1Spec
+from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.reference import ReferenceMotion
+from hgpt_policy.controller import ControllerConfig, Mode, PolicyController, ReferenceSample, RobotSample
+
+UPRIGHT = np.array([1.0, 0, 0, 0])
+
+
+class ConstantPolicy:
+    """Outputs a fixed action (zeros = hold the default pose); records what it saw."""
+
+    def __init__(self, action=None):
+        self.meta = PolicyMetadata("constant", context_len=1, inference="single_frame")
+        self.action = np.zeros(29) if action is None else action
+        self.seen: list[np.ndarray] = []
+        self.resets = 0
+
+    def step(self, obs):
+        self.seen.append(obs)
+        return self.action
+
+    def reset(self):
+        self.resets += 1
+
+
+@pytest.fixture(scope="module")
+def ref(shared_data_or_skip):
+    clip = load_clip(shared_data_or_skip / "motions/g1/lafan1/walk1_subject1.csv", fps=30).slice(2550, 2700)
+    return ReferenceMotion.from_clip(clip)
+
+
+def state(t, q=None, quat=UPRIGHT):
+    q = G1Spec().default_joint_pos.copy() if q is None else q
+    return RobotSample(q=q, dq=np.zeros(29), quat=quat, gyro=np.zeros(3), stamp=t)
+
+
+def ref_sample(ref, i, t):
+    return ReferenceSample(
+        ref.root_pos_w[i], ref.root_quat[i], ref.root_lin_vel_w[i], ref.root_ang_vel_w[i],
+        ref.joint_pos[i], ref.joint_vel[i], t,
+    )  # fmt: skip
+
+
+def run_to_track(ctrl, ref, t0=0.0):
+    ctrl.on_state(state(t0))
+    assert ctrl.set_mode(Mode.STAND)[0]
+    t = t0
+    for _ in range(int(2.2 / 0.02)):
+        t += 0.02
+        ctrl.on_state(state(t))
+        cmd, st = ctrl.tick(t)
+        assert cmd.mode == Mode.STAND
+    assert ctrl.set_mode(Mode.TRACK)[0]
+    ctrl.on_reference(ref_sample(ref, 0, t))
+    return t
+
+
+def test_starts_damped_and_track_needs_stand():
+    ctrl = PolicyController(ConstantPolicy())
+    cmd, st = ctrl.tick(0.0)
+    assert cmd.mode == Mode.DAMP and np.all(cmd.kp == 0) and np.all(cmd.kd > 0)
+    assert st.state == "waiting_for_robot_state"
+    ok, msg = ctrl.set_mode(Mode.TRACK)
+    assert not ok and "STAND" in msg
+
+
+def test_stand_ramps_from_measured_pose_to_default():
+    ctrl = PolicyController(ConstantPolicy(), cfg=ControllerConfig(stand_ramp_s=1.0))
+    q0 = np.zeros(29)
+    ctrl.on_state(state(0.0, q0))
+    ctrl.set_mode(Mode.STAND)
+    targets = []
+    for k in range(60):
+        t = 0.02 * k
+        ctrl.on_state(state(t, q0))
+        cmd, st = ctrl.tick(t)
+        targets.append(cmd.q)
+    d = G1Spec().default_joint_pos
+    np.testing.assert_allclose(targets[0], q0)
+    np.testing.assert_allclose(targets[25], 0.5 * d, atol=1e-9)
+    np.testing.assert_allclose(targets[-1], d)
+    assert st.state == "standing"
+
+
+def test_tracks_with_real_reference_and_builds_161_token(ref):
+    pol = ConstantPolicy(np.full(29, 0.1))
+    ctrl = PolicyController(pol)
+    t = run_to_track(ctrl, ref)
+    for i in range(1, 20):
+        t += 0.02
+        ctrl.on_state(state(t))
+        ctrl.on_reference(ref_sample(ref, i, t))
+        cmd, st = ctrl.tick(t)
+    assert cmd.mode == Mode.TRACK and st.state == "tracking"
+    assert pol.seen[-1].shape == (161,) and np.isfinite(pol.seen[-1]).all()
+    np.testing.assert_allclose(cmd.q, G1Spec().default_joint_pos + 0.025, atol=1e-9)
+    np.testing.assert_allclose(cmd.kp, pol.meta.kp)
+
+
+def test_stale_reference_holds_then_damps(ref):
+    ctrl = PolicyController(ConstantPolicy())
+    t = run_to_track(ctrl, ref)
+    ctrl.on_state(state(t + 0.02))
+    cmd, _ = ctrl.tick(t + 0.02)
+    assert cmd.mode == Mode.TRACK
+    ctrl.on_state(state(t + 0.2))
+    cmd, st = ctrl.tick(t + 0.2)
+    assert cmd.mode == Mode.HOLD and any("stale" in w for w in st.warnings)
+    ctrl.on_state(state(t + 0.8))
+    cmd, st = ctrl.tick(t + 0.8)
+    assert cmd.mode == Mode.DAMP and st.state == "reference_lost"
+    ctrl.on_reference(ref_sample(ref, 5, t + 0.82))
+    ctrl.on_state(state(t + 0.82))
+    assert ctrl.tick(t + 0.82)[0].mode == Mode.DAMP  # no silent restart: a new STAND request is needed
+
+
+def test_stale_or_nan_state_damps(ref):
+    ctrl = PolicyController(ConstantPolicy())
+    t = run_to_track(ctrl, ref)
+    cmd, st = ctrl.tick(t + 0.5)  # no new state for 0.5 s
+    assert cmd.mode == Mode.DAMP and st.state == "stale_robot_state"
+    bad = state(t + 0.52)
+    bad.q[3] = np.nan
+    ctrl.on_state(bad)
+    cmd, st = ctrl.tick(t + 0.52)
+    assert cmd.mode == Mode.DAMP and st.fault and np.isfinite(cmd.q).all()
+
+
+def test_nan_policy_output_latches_fault_until_acknowledged(ref):
+    ctrl = PolicyController(ConstantPolicy(np.full(29, np.nan)))
+    t = run_to_track(ctrl, ref)
+    ctrl.on_state(state(t + 0.02))
+    cmd, st = ctrl.tick(t + 0.02)
+    assert cmd.mode == Mode.DAMP and st.fault and "non-finite" in st.reason
+    ok, msg = ctrl.set_mode(Mode.STAND)
+    assert not ok and "acknowledge" in msg
+    assert ctrl.set_mode(Mode.DAMP)[0] and ctrl.set_mode(Mode.STAND)[0]
+
+
+def test_fall_detector_damps(ref):
+    ctrl = PolicyController(ConstantPolicy())
+    t = run_to_track(ctrl, ref)
+    tilted = np.array([np.cos(0.7), np.sin(0.7), 0, 0])  # 80 deg roll
+    ctrl.on_state(state(t + 0.02, quat=tilted))
+    cmd, st = ctrl.tick(t + 0.02)
+    assert cmd.mode == Mode.DAMP and st.fault and "fall" in st.reason
+
+
+def test_targets_clamped_and_rate_limited(ref):
+    ctrl = PolicyController(ConstantPolicy(np.full(29, 100.0)))
+    t = run_to_track(ctrl, ref)
+    prev = ctrl.last_target.copy()
+    ctrl.on_state(state(t + 0.02))
+    cmd, st = ctrl.tick(t + 0.02)
+    spec = G1Spec()
+    assert np.all(cmd.q <= spec.joint_limits[:, 1] + 1e-12)
+    assert np.all(np.abs(cmd.q - prev) <= spec.velocity_limit * 0.02 + 1e-12)
+    assert "targets clamped to joint limits" in st.warnings and "targets rate-limited" in st.warnings
