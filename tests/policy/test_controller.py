@@ -7,16 +7,22 @@ from hgpt_core.formats import load_clip
 from hgpt_core.g1 import G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.reference import ReferenceMotion
-from hgpt_policy.controller import ControllerConfig, Mode, PolicyController, ReferenceSample, RobotSample
+from hgpt_policy.controller import (
+    ControllerConfig,
+    Mode,
+    PolicyController,
+    ReferenceSample,
+    RobotSample,
+    TokenPolicy,
+)
 
 UPRIGHT = np.array([1.0, 0, 0, 0])
 
 
-class ConstantPolicy:
-    """Outputs a fixed action (zeros = hold the default pose); records what it saw."""
+class ConstantRuntime:
+    """A token runtime with a fixed action (zeros = hold the default pose); records the tokens it saw."""
 
     def __init__(self, action=None):
-        self.meta = PolicyMetadata("constant", context_len=1, inference="single_frame")
         self.action = np.zeros(29) if action is None else action
         self.seen: list[np.ndarray] = []
         self.resets = 0
@@ -27,6 +33,10 @@ class ConstantPolicy:
 
     def reset(self):
         self.resets += 1
+
+
+def ConstantPolicy(action=None) -> TokenPolicy:  # noqa: N802
+    return TokenPolicy(ConstantRuntime(action), PolicyMetadata("constant", context_len=1, inference="single_frame"))
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +108,7 @@ def test_tracks_with_real_reference_and_builds_161_token(ref):
         ctrl.on_reference(ref_sample(ref, i, t))
         cmd, st = ctrl.tick(t)
     assert cmd.mode == Mode.TRACK and st.state == "tracking"
-    assert pol.seen[-1].shape == (161,) and np.isfinite(pol.seen[-1]).all()
+    assert pol.runtime.seen[-1].shape == (161,) and np.isfinite(pol.runtime.seen[-1]).all()
     np.testing.assert_allclose(cmd.q, G1Spec().default_joint_pos + 0.025, atol=1e-9)
     np.testing.assert_allclose(cmd.kp, pol.meta.kp)
 

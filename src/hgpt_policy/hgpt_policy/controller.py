@@ -37,18 +37,36 @@ class Mode(IntEnum):
     HOLD = 3
 
 
-class StepPolicy(Protocol):
-    """What the controller needs from a policy runtime."""
+class TrackingPolicy(Protocol):
+    """A policy that tracks: builds its own observation from an :class:`ObsInput`, keeps its own history.
+
+    PD target = ``meta.default_joint_pos + meta.action_scale * act(inp)`` with gains ``meta.kp``/``meta.kd``.
+    """
 
     meta: PolicyMetadata
 
-    def step(self, obs: np.ndarray) -> np.ndarray:
-        """One control step: token (obs_dim,) -> raw action (29,)."""
+    def act(self, inp: ObsInput) -> np.ndarray:
+        """One control step: robot state + next reference frame -> raw action (29,)."""
         ...
 
     def reset(self) -> None:
-        """Forget the token history (start of an episode)."""
+        """Forget the history (start of an episode)."""
         ...
+
+
+class TokenPolicy:
+    """Adapts a token runtime (``step(token (obs_dim,)) -> action (29,)``) to :class:`TrackingPolicy`,
+    building the token with ``hgpt_core.obs.build_obs`` from the layout in the policy's metadata."""
+
+    def __init__(self, runtime, meta: PolicyMetadata) -> None:
+        self.runtime, self.meta = runtime, meta
+        self.terms = terms_from_layout(meta.obs_terms)
+
+    def act(self, inp: ObsInput) -> np.ndarray:
+        return self.runtime.step(build_obs(inp, self.terms))
+
+    def reset(self) -> None:
+        self.runtime.reset()
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ def _finite(*arrays: np.ndarray) -> bool:
 class PolicyController:
     """Pure-Python control core; the node feeds it messages and publishes what :meth:`tick` returns."""
 
-    def __init__(self, policy: StepPolicy, spec: G1Spec | None = None, cfg: ControllerConfig | None = None):
+    def __init__(self, policy: TrackingPolicy, spec: G1Spec | None = None, cfg: ControllerConfig | None = None):
         self.policy = policy
         self.meta = policy.meta
         self.spec = spec or G1Spec()
@@ -136,7 +154,6 @@ class PolicyController:
             a["kd"],
             a["action_scale"],
         )
-        self.terms = terms_from_layout(self.meta.obs_terms)
         self.dt = self.meta.control_dt
         self.max_step = self.spec.velocity_limit * self.cfg.velocity_margin * self.dt
         self.mode = Mode.DAMP
@@ -242,7 +259,7 @@ class PolicyController:
             default_joint_pos=self.default,
         )
         try:
-            action = np.asarray(self.policy.step(build_obs(inp, self.terms)), dtype=np.float64).reshape(-1)
+            action = np.asarray(self.policy.act(inp), dtype=np.float64).reshape(-1)
         except Exception as exc:  # a runtime failure must not escape the control loop
             return self._damp("fault", f"policy step failed: {exc}", latch=True)
         if action.shape != self.default.shape or not np.isfinite(action).all():
