@@ -1,0 +1,110 @@
+"""sim_bridge_node: a MuJoCo G1 behind /hgpt/joint_command -> /hgpt/robot_state, /joint_states, /clock.
+
+Modes:
+  * ``realtime``: a wall-clock timer steps one control period per tick; late ticks count as overruns.
+  * ``lockstep``: each command advances exactly one control period, then the state is published
+    (deterministic, as fast as the graph answers). Until the first command arrives, and whenever none
+    arrives for ``kick_period_s`` of wall time, the current state is re-published so the loop (re)starts.
+"""
+
+from __future__ import annotations
+
+import time
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+
+from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
+from hgpt_policy.params import declare_dataclass
+from hgpt_sim.msg_conv import clock_msg, command_from_msg, joint_state_to_msg, robot_state_to_msg, time_msg
+from hgpt_sim.sim_robot import SimConfig, SimRobot
+
+
+class SimBridgeNode(Node):
+    """Owns one :class:`SimRobot`; all logic beyond message plumbing is in hgpt_sim.sim_robot."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim_bridge_node", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        self.mode = self.declare_parameter("mode", "realtime", ro).value
+        self.kick_period_s = self.declare_parameter("kick_period_s", 0.2, ro).value
+        if self.mode not in ("realtime", "lockstep"):
+            raise ValueError(f"mode must be 'realtime' or 'lockstep', got {self.mode!r}")
+        self.robot = SimRobot(declare_dataclass(self, SimConfig, prefix="sim."))
+        self.state_pub = self.create_publisher(RobotState, "/hgpt/robot_state", qos_profile_sensor_data)
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.status_pub = self.create_publisher(TrackingStatus, "/hgpt/sim/status", 10)
+        self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
+        self.tick = 0
+        self.overruns = 0
+        self.last_cmd_wall = 0.0
+        self.last_status = ""
+        period = self.robot.cfg.control_dt if self.mode == "realtime" else self.kick_period_s
+        self.next_wall = time.perf_counter() + period
+        self.create_timer(period, self.on_timer)
+        self.publish_state()
+        self.get_logger().info(f"sim bridge up: mode={self.mode}, control_dt={self.robot.cfg.control_dt} s")
+
+    def on_command(self, msg: JointCommand) -> None:
+        problems = self.robot.command(command_from_msg(msg))
+        if problems:
+            self.get_logger().warning(f"command rejected: {'; '.join(problems)}", throttle_duration_sec=1.0)
+        self.last_cmd_wall = time.perf_counter()
+        if self.mode == "lockstep":
+            self.robot.step()
+            self.publish_state()
+
+    def on_timer(self) -> None:
+        now = time.perf_counter()
+        if self.mode == "lockstep":
+            if now - self.last_cmd_wall > self.kick_period_s:
+                self.publish_state()  # (re)start the loop
+            return
+        if now - self.next_wall > self.robot.cfg.control_dt:
+            self.overruns += 1  # this tick came more than a period late
+        self.next_wall = now + self.robot.cfg.control_dt
+        self.robot.step()
+        self.publish_state()
+
+    def publish_state(self) -> None:
+        if not self.context.ok():  # shutting down (SIGINT/SIGTERM): a late callback must not publish
+            return
+        s = self.robot.state()
+        stamp = time_msg(self.robot.time)
+        self.clock_pub.publish(clock_msg(self.robot.time))
+        self.state_pub.publish(robot_state_to_msg(s, stamp, self.tick))
+        self.joint_pub.publish(joint_state_to_msg(s, stamp))
+        self.tick += 1
+        if self.robot.status != self.last_status or self.tick % 50 == 0:
+            st = TrackingStatus()
+            st.header.stamp = stamp
+            st.state, st.overruns = self.robot.status, self.overruns
+            st.fault = self.robot.status.startswith("damping")
+            self.status_pub.publish(st)
+            if self.robot.status != self.last_status:
+                self.get_logger().info(f"sim: {self.robot.status}")
+            self.last_status = self.robot.status
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimBridgeNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
