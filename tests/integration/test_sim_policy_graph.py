@@ -26,7 +26,8 @@ def test_policy_ramps_sim_robot_then_fall_detector_damps(spawn_python, rclpy_ini
     sim = spawn_python("-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep")
     pol = spawn_python(
         "-m", "hgpt_policy.policy_node", "--ros-args",
-        "-p", "policy:=zero", "-p", "trigger:=state", "-p", "use_sim_time:=true", "-p", "safety.stand_ramp_s:=1.0",
+        "-p", "policy:=zero", "-p", "trigger:=state", "-p", "use_sim_time:=true",
+        "-p", "safety.stand_ramp_s:=1.0",
     )  # fmt: skip
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data

@@ -28,7 +28,7 @@ def field_docs(cls: type) -> dict[str, str]:
 def declare_dataclass(
     node: Node, cls: type[T], prefix: str = "", read_only: bool = True, **defaults: Any
 ) -> T:
-    """Declare ``prefix + field`` for every field of the frozen dataclass ``cls`` and build it from the values."""
+    """Declare ``prefix + field`` per field of the frozen dataclass ``cls``; build it from the values."""
     docs = field_docs(cls)
     values = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]

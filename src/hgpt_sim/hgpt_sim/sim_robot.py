@@ -160,7 +160,7 @@ class SimRobot:
         self.data.qvel[:3] += np.asarray(lin_vel_w, dtype=np.float64)
 
     def state(self) -> dict[str, np.ndarray]:
-        """Proprioception (q, dq, tau_est, imu quat wxyz, gyro, acc) and ground truth (root pose, velocity)."""
+        """Proprioception (q, dq, tau_est, imu quat wxyz, gyro, acc) and ground truth (root pose, vel)."""
         d = self.data
         return {
             "q": d.qpos[7:].copy(),
