@@ -1,0 +1,79 @@
+"""Configuration of g1_bridge_node and loading of the active policy's metadata (no ROS)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hgpt_core.errors import MetadataMismatchError
+from hgpt_core.g1 import G1_JOINT_NAMES
+from hgpt_core.policy_meta import PolicyMetadata
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """g1_bridge_node settings (the safety thresholds are :class:`hgpt_g1.safety_config.SafetyConfig`)."""
+
+    policy: str = ""
+    """Active policy's metadata: a .json/.onnx/.pt file, JSON text, or a built-in policy name ('zero')."""
+    rate_hz: float = 500.0
+    """LowCmd rate of the control timer [Hz]."""
+    trigger: str = "timer"
+    """'timer': write LowCmd on the timer; 'state': right after each LowState (the timer then only
+    covers gaps in the LowState stream)."""
+    dry_run: bool = True
+    """Compute and publish everything except /lowcmd (the /lowcmd publisher is not even created)."""
+    check_lowstate_crc: bool = True
+    """Drop LowStates whose crc field does not match their content."""
+    joint_names: tuple[str, ...] = G1_JOINT_NAMES
+    """Motor order of the robot: LowCmd/LowState slot i is joint_names[i]."""
+    joint_states_rate_hz: float = 50.0
+    """Rate of /joint_states for RViz/Foxglove [Hz]."""
+    status_rate_hz: float = 10.0
+    """Rate of /hgpt/g1/status (transitions are also published when they happen) [Hz]."""
+    lowstate_topic: str = "/lowstate"
+    """Robot state topic (unitree_hg/LowState)."""
+    lowcmd_topic: str = "/lowcmd"
+    """Robot command topic (unitree_hg/LowCmd)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "joint_names", tuple(str(n) for n in self.joint_names))
+        if self.trigger not in ("timer", "state"):
+            raise ValueError(f"trigger '{self.trigger}' not one of ['timer', 'state']")
+        if not 1.0 <= self.rate_hz <= 2000.0:
+            raise ValueError(f"rate_hz {self.rate_hz} outside [1, 2000]")
+
+
+def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
+    """Metadata named by ``spec`` and the problems met loading it (then the metadata is None).
+
+    ``spec``: a JSON file, an ONNX policy (``hgpt_metadata`` in its metadata_props), a ``.pt`` checkpoint,
+    JSON text (starts with '{'), or a built-in policy of hgpt_policy (``zero``). Never raises: the bridge
+    must come up damped and say why it cannot arm.
+    """
+    spec = spec.strip()
+    if not spec:
+        return None, ["no policy metadata: set the 'policy' parameter"]
+    try:
+        if spec.startswith("{"):
+            return PolicyMetadata.from_json(spec), []
+        path = Path(spec).expanduser()
+        if path.suffix == ".json":
+            return PolicyMetadata.from_json(path.read_text()), []
+        if path.suffix == ".onnx":
+            from hgpt_policy.export import read_onnx_metadata
+
+            return read_onnx_metadata(path), []
+        if path.suffix == ".pt":
+            import torch
+
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            return PolicyMetadata.from_json(blob["metadata"]), []
+        from hgpt_policy.loader import BUILTIN
+
+        if spec in BUILTIN:
+            return BUILTIN[spec]().meta, []
+        return None, [f"policy '{spec}': not a .json/.onnx/.pt file, JSON text, or one of {sorted(BUILTIN)}"]
+    except (OSError, KeyError, MetadataMismatchError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        return None, [f"policy '{spec}': cannot load its metadata: {exc}"]

@@ -1,0 +1,45 @@
+"""Target clamps of the G1 bridge (no ROS): joint limits, joint speed, PD torque estimate; ramp shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def smoothstep(x: float) -> float:
+    """3x^2 - 2x^3 on [0, 1]: zero slope at both ends (no velocity jump when a ramp starts or ends)."""
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def clamp_targets(
+    q_des: np.ndarray,
+    prev: np.ndarray | None,
+    dt: float,
+    q: np.ndarray,
+    dq: np.ndarray,
+    dq_des: np.ndarray,
+    tau_ff: np.ndarray,
+    kp: np.ndarray,
+    kd: np.ndarray,
+    limits: np.ndarray,
+    max_speed: np.ndarray,
+    effort: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Clamp PD targets; all shapes (n,) except ``limits`` (n, 2).
+
+    Order: position limits, rate limit (``|q_t - prev| <= max_speed * dt``), then the PD torque estimate
+    ``kp (q* - q) + kd (dq* - dq) + tau_ff`` is kept inside ``[-effort, effort]`` by moving q* towards q.
+    Returns (q*, tau_ff, masks of the joints each clamp touched: ``position``, ``velocity``, ``torque``).
+    """
+    lo, hi = limits[:, 0], limits[:, 1]
+    q1 = np.clip(q_des, lo, hi)
+    q2 = q1 if prev is None else np.clip(q1, prev - max_speed * dt, prev + max_speed * dt)
+    tau_ff = np.clip(tau_ff, -effort, effort)
+    damp_term = kd * (dq_des - dq) + tau_ff
+    tau = kp * (q2 - q) + damp_term
+    over = (np.abs(tau) > effort) & (kp > 0)
+    safe_kp = np.where(kp > 0, kp, 1.0)
+    q3 = np.where(over, q + (np.clip(tau, -effort, effort) - damp_term) / safe_kp, q2)
+    q3 = np.clip(q3, lo, hi)
+    masks = {"position": q1 != q_des, "velocity": q2 != q1, "torque": over}
+    return q3, tau_ff, masks
