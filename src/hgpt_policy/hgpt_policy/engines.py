@@ -31,7 +31,7 @@ class TorchEngine:
             torch.set_num_threads(threads)  # process-wide: torch has no per-module thread count
         self.k = self.v = None
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def window(self, tokens: np.ndarray) -> np.ndarray:
         return self.model.act_last(torch.from_numpy(tokens)).numpy()
 
@@ -42,7 +42,7 @@ class TorchEngine:
         self.k[:, rows] = 0.0
         self.v[:, rows] = 0.0
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def kv_step(self, token: np.ndarray, pos: np.ndarray) -> np.ndarray:
         a, self.k, self.v = self.model.step(torch.from_numpy(token), self.k, self.v, torch.from_numpy(pos))
         return a.numpy()
@@ -88,8 +88,12 @@ def ort_providers(backend: str) -> list[str]:
 
 
 class OrtEngine:
-    """onnxruntime session (CPU, CUDA or TensorRT provider). The KV graph runs through IOBinding with two
-    preallocated cache sets used in turn (step n reads set A and writes set B), so no step allocates."""
+    """onnxruntime session (CPU, CUDA or TensorRT provider).
+
+    The KV graph runs through IOBinding with two preallocated cache sets used in turn (step n reads set A
+    and writes set B), bound once, so a step allocates nothing and copies only the token and the action.
+    On CPU the bound OrtValues wrap numpy arrays (``caches[set][k|v]``, shape (n_layer, B, nh, H, hd)).
+    """
 
     def __init__(
         self, path: str | Path, graph: str, backend: str = "onnxruntime", threads: int = 1, spinning=True
@@ -101,59 +105,53 @@ class OrtEngine:
         self.sess = ort.InferenceSession(str(path), session_options(threads, spinning), providers=providers)
         self.device = "cpu" if self.sess.get_providers()[0] == "CPUExecutionProvider" else "cuda"
         if graph == "kv_step":
-            shape = self.sess.get_inputs()[1].shape  # (n_layer, batch, n_head, H, head_dim)
-            self.cache_dims = [int(d) for d in (shape[0], *shape[2:])]
+            self.n_layer = (len(self.sess.get_inputs()) - 2) // 2
+            self.cache_dims = [
+                int(d) for d in self.sess.get_inputs()[2].shape[1:]
+            ]  # k_cache_0: (B, nh, H, hd)
         self.bindings: list = []
 
     def window(self, tokens: np.ndarray) -> np.ndarray:
         return self.sess.run(["action"], {"tokens": tokens})[0]
 
     def kv_alloc(self, batch: int) -> None:
-        n_layer, nh, h, hd = self.cache_dims
-        shape = (n_layer, batch, nh, h, hd)
         ov = self.ort.OrtValue
         self.token = np.zeros((batch, self.sess.get_inputs()[0].shape[1]), np.float32)
         self.pos = np.zeros(batch, np.int64)
         self.action = np.zeros((batch, self.sess.get_outputs()[0].shape[1]), np.float32)
-        if self.device == "cpu":  # OrtValues wrap these numpy buffers: writing the arrays feeds the graph
-            self.caches = [[np.zeros(shape, np.float32) for _ in range(2)] for _ in range(2)]  # [set][k, v]
-            vals = [[ov.ortvalue_from_numpy(a) for a in s] for s in self.caches]
-        else:
-            vals = [
-                [ov.ortvalue_from_shape_and_type(shape, np.float32, "cuda", 0) for _ in range(2)]
-                for _ in range(2)
-            ]
-            self.caches = None
-        self.cache_values = vals
+        shape = (self.n_layer, batch, *self.cache_dims)
+        self.caches = [[np.zeros(shape, np.float32) for _ in "kv"] for _ in range(2)]  # [set][k, v]
+        dev = ("cpu", 0) if self.device == "cpu" else ("cuda", 0)
+        # [set][k, v][layer]; on CPU each OrtValue shares memory with a layer of the numpy array
+        self.cache_values = [
+            [[ov.ortvalue_from_numpy(c[i], *dev) for i in range(self.n_layer)] for c in st]
+            for st in self.caches
+        ]
         tok, pos, act = (ov.ortvalue_from_numpy(a) for a in (self.token, self.pos, self.action))
         self.bindings = []
         for src, dst in ((0, 1), (1, 0)):
             io = self.sess.io_binding()
             io.bind_ortvalue_input("token", tok)
             io.bind_ortvalue_input("pos", pos)
-            io.bind_ortvalue_input("k_cache", vals[src][0])
-            io.bind_ortvalue_input("v_cache", vals[src][1])
             io.bind_ortvalue_output("action", act)
-            io.bind_ortvalue_output("k_cache_out", vals[dst][0])
-            io.bind_ortvalue_output("v_cache_out", vals[dst][1])
+            for i in range(self.n_layer):
+                for j, kv in enumerate("kv"):
+                    io.bind_ortvalue_input(f"{kv}_cache_{i}", self.cache_values[src][j][i])
+                    io.bind_ortvalue_output(f"{kv}_cache_{i}_out", self.cache_values[dst][j][i])
             self.bindings.append(io)
         self.turn = 0
-        self.kv_reset(np.arange(batch))
 
     def kv_reset(self, rows: np.ndarray) -> None:
-        for s in range(2):
-            for i in range(2):
-                if self.caches is not None:
-                    self.caches[s][i][:, rows] = 0.0
-                else:
-                    host = self.cache_values[s][i].numpy()
-                    host[:, rows] = 0.0
-                    self.cache_values[s][i].update_inplace(host)
+        for st in range(2):
+            for j in range(2):
+                self.caches[st][j][:, rows] = 0.0
+                if self.device != "cpu":  # device copies: refresh them from the host arrays
+                    for i in range(self.n_layer):
+                        self.cache_values[st][j][i].update_inplace(self.caches[st][j][i])
 
     def kv_step(self, token: np.ndarray, pos: np.ndarray) -> np.ndarray:
         self.token[...] = token
         self.pos[...] = pos
-        io = self.bindings[self.turn]
-        self.sess.run_with_iobinding(io)
+        self.sess.run_with_iobinding(self.bindings[self.turn])
         self.turn ^= 1
         return self.action.copy()

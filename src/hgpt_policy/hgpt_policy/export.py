@@ -4,8 +4,9 @@ Graphs (ONNX opset >= 17, dynamic batch):
 
 * ``window``: ``tokens`` (B, T, obs_dim) -> ``action`` (B, act_dim), the last position's action.
   T is dynamic (1..H) for GPT / TCN / single-frame MLP, fixed to H for the stacked-history MLP.
-* ``kv_step`` (GPT only): ``token`` (B, obs_dim), ``k_cache``/``v_cache`` (n_layer, B, n_head, H, head_dim),
-  ``pos`` (B,) int64 -> ``action`` (B, act_dim), ``k_cache_out``, ``v_cache_out``.
+* ``kv_step`` (GPT only): ``token`` (B, obs_dim), ``pos`` (B,) int64 (step index in the episode), and per
+  layer i ``k_cache_i``, ``v_cache_i`` (B, n_head, H, head_dim) -> ``action`` (B, act_dim) and
+  ``k_cache_i_out``, ``v_cache_i_out`` (the ring buffers with slot ``pos % H`` written).
 
 ONNX ``metadata_props``: ``hgpt_metadata`` (``PolicyMetadata.to_json()``) and ``hgpt_graph`` (the kind).
 All files are written atomically (temporary file in the same folder, then ``os.replace``).
@@ -14,6 +15,7 @@ All files are written atomically (temporary file in the same folder, then ``os.r
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -106,10 +108,12 @@ def _example_inputs(model: nn.Module, graph: str) -> tuple[tuple[torch.Tensor, .
         return (torch.randn(b, t, cfg.obs_dim),), axes, ["tokens"], ["action"]
     k, v = model.empty_cache(b)
     pos = torch.tensor([0, cfg.context_len + 3], dtype=torch.int64)
-    names_in, names_out = ["token", "k_cache", "v_cache", "pos"], ["action", "k_cache_out", "v_cache_out"]
-    axes = {"token": {0: "batch"}, "pos": {0: "batch"}, "action": {0: "batch"}}
-    axes |= {n: {1: "batch"} for n in ("k_cache", "v_cache", "k_cache_out", "v_cache_out")}
-    return (torch.randn(b, cfg.obs_dim), k, v, pos), axes, names_in, names_out
+    caches = [c for kv in zip(k.unbind(0), v.unbind(0), strict=True) for c in kv]
+    cache_names = [f"{kv}_cache_{i}" for i in range(cfg.n_layer) for kv in "kv"]
+    names_in = ["token", "pos", *cache_names]
+    names_out = ["action", *(f"{n}_out" for n in cache_names)]
+    axes = {n: {0: "batch"} for n in names_in + names_out}
+    return (torch.randn(b, cfg.obs_dim), pos, *caches), axes, names_in, names_out
 
 
 def export_onnx(
@@ -183,13 +187,17 @@ def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) ->
     src, dst = Path(src), Path(dst)
     with tempfile.TemporaryDirectory(dir=dst.parent if dst.parent.exists() else None) as tmp:
         tmp_out = Path(tmp) / dst.name
-        quantize_dynamic(
-            src,
-            tmp_out,
-            op_types_to_quantize=["MatMul"],
-            per_channel=per_channel,
-            weight_type=QuantType.QInt8,
-        )
+        logging.disable(logging.WARNING)  # its "consider pre-processing" notice: our graphs need none
+        try:
+            quantize_dynamic(
+                src,
+                tmp_out,
+                op_types_to_quantize=["MatMul"],
+                per_channel=per_channel,
+                weight_type=QuantType.QInt8,
+            )
+        finally:
+            logging.disable(logging.NOTSET)
         proto = onnx.load(str(tmp_out))
     props = read_onnx_props(src)
     del proto.metadata_props[:]

@@ -70,6 +70,12 @@ class RotaryEmbedding(nn.Module):
         inv_freq = np.concatenate([inv_freq, inv_freq])  # (hd,): rotate-half pairs i and i + hd/2
         lo = np.arange(radix, dtype=np.float64)[:, None] * inv_freq
         hi = (np.arange(radix, dtype=np.float64) * radix)[:, None] * inv_freq
+        h = head_dim // 2
+        rot = np.zeros((head_dim, head_dim), np.float32)  # rotate_half(x) == x @ rot
+        rot[np.arange(h) + h, np.arange(h)] = -1.0
+        rot[np.arange(h), np.arange(h) + h] = 1.0
+        self.register_buffer("rot_half", torch.from_numpy(rot), persistent=False)
+        self.register_buffer("eye", torch.eye(head_dim), persistent=False)
         for name, ang in (("lo", lo), ("hi", hi)):
             self.register_buffer(f"cos_{name}", torch.from_numpy(np.cos(ang)).float(), persistent=False)
             self.register_buffer(f"sin_{name}", torch.from_numpy(np.sin(ang)).float(), persistent=False)
@@ -83,6 +89,14 @@ class RotaryEmbedding(nn.Module):
         hi, lo = pos // self.radix, pos % self.radix
         ch, sh, cl, sl = self.cos_hi[hi], self.sin_hi[hi], self.cos_lo[lo], self.sin_lo[lo]
         return ch * cl - sh * sl, sh * cl + ch * sl
+
+    def rotation(self, pos: torch.Tensor) -> torch.Tensor:
+        """RoPE as matrices: ``apply_rope(x, *at(pos)) == x @ rotation(pos)``. Shape: (*pos.shape, hd, hd).
+
+        One small MatMul per rotated vector instead of slice/negate/concat/multiply/add: fewer ops
+        in the one-token KV graph, where op count rather than arithmetic sets the latency."""
+        cos, sin = self.at(pos)
+        return self.eye * cos[..., None, :] + self.rot_half * sin[..., None, :]
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -54,19 +54,20 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hd)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
-    def step(self, x, cos, sin, k_cache, v_cache, write, valid):
-        """One token. x (B, 1, C); cos/sin (B, hd); caches (B, nh, H, hd); write (B, 1, H, 1), valid
-        (B, 1, 1, H) bool. The new key is rotated at its absolute position and written into ring slot
-        ``pos % H``. x keeps its length-1 time axis so Linear exports as MatMul (int8-quantisable)."""
-        b, _, c = x.shape
-        q, k, v = self.qkv(x).view(b, 3, self.n_head, self.head_dim).unbind(1)  # (B, nh, hd)
-        cos, sin = cos[:, None], sin[:, None]
-        q = apply_rope(q, cos, sin) * self.head_dim**-0.5
-        k_cache = torch.where(write, apply_rope(k, cos, sin)[:, :, None], k_cache)
-        v_cache = torch.where(write, v[:, :, None], v_cache)
-        att = q[:, :, None] @ k_cache.transpose(-1, -2)  # (B, nh, 1, H)
-        att = att.masked_fill(~valid, float("-inf")).softmax(-1)
-        y = (att @ v_cache).reshape(b, 1, c)
+    def step(self, x, rot_q, rot_k, k_cache, v_cache, slot, bias):
+        """One token (the KV graph; written to export to few ONNX ops with no shape arithmetic).
+
+        x (B, 1, C) (kept 3-D so Linear exports as MatMul, which int8 quantisation handles);
+        rot_q, rot_k (B, 1, hd, hd): RoPE at the token's absolute position as matrices (rot_q includes
+        1/sqrt(hd)); caches (B, nh, H, hd) with keys already rotated; slot (B, nh, 1, hd) int64 holds the
+        ring slot ``pos % H`` to write; bias (B, 1, 1, H) is 0 for filled slots, -inf for empty ones.
+        """
+        qkv = self.qkv(x).reshape(-1, 3 * self.n_head, 1, self.head_dim)
+        q, k, v = qkv.split(self.n_head, dim=1)  # (B, nh, 1, hd); constant split sizes, no shape ops
+        k_cache = k_cache.scatter(2, slot, k @ rot_k)  # ScatterElements: copy + one slot, unlike Where
+        v_cache = v_cache.scatter(2, slot, v)
+        att = ((q @ rot_q) @ k_cache.transpose(-1, -2) + bias).softmax(-1)  # (B, nh, 1, H)
+        y = (att @ v_cache).reshape(-1, 1, self.n_head * self.head_dim)
         return self.proj(y), k_cache, v_cache
 
 
@@ -89,8 +90,8 @@ class Block(nn.Module):
         x = x + self.attn(self.ln1(x), cos, sin, mask)
         return x + self.mlp(self.ln2(x))
 
-    def step(self, x, cos, sin, k_cache, v_cache, write, valid):
-        a, k_cache, v_cache = self.attn.step(self.ln1(x), cos, sin, k_cache, v_cache, write, valid)
+    def step(self, x, rot_q, rot_k, k_cache, v_cache, slot, bias):
+        a, k_cache, v_cache = self.attn.step(self.ln1(x), rot_q, rot_k, k_cache, v_cache, slot, bias)
         x = x + a
         return x + self.mlp(self.ln2(x)), k_cache, v_cache
 
@@ -168,7 +169,7 @@ class HumanoidGPT(nn.Module):
         return z, z.clone()
 
     def step(self, token: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, pos: torch.Tensor):
-        """One ``sliding_kv`` step (the KV graph).
+        """One ``sliding_kv`` step.
 
         Args:
             token: Observation token, shape (B, obs_dim).
@@ -179,29 +180,37 @@ class HumanoidGPT(nn.Module):
         Returns:
             action (B, act_dim), new k_cache, new v_cache.
         """
-        h = self.config.context_len
+        caches = [c for kv in zip(k_cache.unbind(0), v_cache.unbind(0), strict=True) for c in kv]
+        action, *caches = self.step_layers(token, pos, *caches)
+        return action, torch.stack(caches[0::2]), torch.stack(caches[1::2])
+
+    def step_layers(self, token: torch.Tensor, pos: torch.Tensor, *caches: torch.Tensor):
+        """:meth:`step` with per-layer caches ``k_0, v_0, k_1, v_1, ...``, (B, n_head, H, head_dim) each, as
+        the KV graph takes them (no stacking copies). Returns (action, k_0', v_0', ...)."""
+        _, nh, h, hd = self.cache_shape
         slots = torch.arange(h, device=token.device)
-        write = (slots == (pos % h)[:, None])[:, None, :, None]  # (B, 1, H, 1)
-        valid = (slots <= pos[:, None])[:, None, None, :]  # (B, 1, 1, H): slots filled so far
-        cos, sin = self.rope.at(pos)  # (B, hd)
+        slot = (pos % h).reshape(-1, 1, 1, 1).expand(-1, nh, 1, hd)  # (B, nh, 1, hd)
+        bias = torch.where(slots > pos[:, None], float("-inf"), 0.0)  # (B, H): -inf on empty slots
+        bias = bias[:, None, None, :]  # (B, 1, 1, H)
+        rot_k = self.rope.rotation(pos)[:, None]  # (B, 1, hd, hd)
+        rot_q = rot_k * hd**-0.5
         x = self.embed(self.normalizer(token[:, None]))  # (B, 1, C)
-        ks, vs = [], []
-        for blk, kc, vc in zip(self.blocks, k_cache.unbind(0), v_cache.unbind(0), strict=True):
-            x, kc, vc = blk.step(x, cos, sin, kc, vc, write, valid)
-            ks.append(kc)
-            vs.append(vc)
-        return self.head(self.ln_f(x))[:, 0], torch.stack(ks), torch.stack(vs)
+        out = []
+        for i, blk in enumerate(self.blocks):
+            x, kc, vc = blk.step(x, rot_q, rot_k, caches[2 * i], caches[2 * i + 1], slot, bias)
+            out += [kc, vc]
+        return self.head(self.ln_f(x)).reshape(-1, self.config.act_dim), *out
 
 
 class KVStep(nn.Module):
-    """Wraps :meth:`HumanoidGPT.step` as ``forward`` (for ONNX export)."""
+    """Wraps :meth:`HumanoidGPT.step_layers` as ``forward`` (for ONNX export)."""
 
     def __init__(self, gpt: HumanoidGPT) -> None:
         super().__init__()
         self.gpt = gpt
 
-    def forward(self, token, k_cache, v_cache, pos):
-        return self.gpt.step(token, k_cache, v_cache, pos)
+    def forward(self, token, pos, *caches):
+        return self.gpt.step_layers(token, pos, *caches)
 
 
 class LastAction(nn.Module):
