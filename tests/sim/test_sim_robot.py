@@ -80,3 +80,18 @@ def test_push_adds_velocity_and_state_is_finite():
     s = robot.state()
     assert all(np.isfinite(v).all() for v in s.values())
     assert s["root_lin_vel_w"][0] > 0.1
+
+
+def test_gantry_holds_a_damped_robot_then_releases():
+    robot = SimRobot(SimConfig(gantry=True))
+    z = np.zeros(29)
+    damp = PDCommand(KNEES_BENT_POSE.copy(), z, z.copy(), robot.spec.kd.copy(), z.copy())
+    for _ in range(50):
+        robot.command(damp)
+        robot.step()
+    assert robot.state()["root_pos"][2] > 0.6  # hanging, not collapsed
+    robot.release_gantry()
+    for _ in range(100):
+        robot.command(damp)
+        robot.step()
+    assert not robot.on_gantry and robot.state()["root_pos"][2] < 0.4  # released: a damped robot falls

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_policy.controller import TokenPolicy
 
 
 class HoldDefaultPolicy:
@@ -27,8 +30,18 @@ class HoldDefaultPolicy:
 BUILTIN = {"zero": HoldDefaultPolicy}
 
 
-def load_tracking_policy(spec: str):
-    """``zero`` (hold the default pose) or a path to an exported policy (``.onnx`` / ``.pt``)."""
+def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1):
+    """``zero`` (hold the default pose) or a path to an exported policy (``.onnx`` / ``.pt`` checkpoint).
+
+    Artifacts are checked against the robot by :class:`hgpt_policy.runtime.Policy` (refuses on mismatch).
+    """
     if spec in BUILTIN:
         return BUILTIN[spec]()
-    raise ValueError(f"unknown policy '{spec}'; valid: {sorted(BUILTIN)} or a path to an .onnx/.pt policy")
+    path = Path(spec)
+    if path.suffix not in (".onnx", ".pt") or not path.is_file():
+        raise ValueError(f"unknown policy '{spec}'; valid: {sorted(BUILTIN)} or an existing .onnx/.pt file")
+    from hgpt_policy.runtime import Policy
+
+    backend = backend or ("torch" if path.suffix == ".pt" else "onnxruntime")
+    runtime = Policy.load(path, backend=backend, threads=threads)
+    return TokenPolicy(runtime, runtime.meta)

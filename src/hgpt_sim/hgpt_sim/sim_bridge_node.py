@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
@@ -20,6 +21,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
+from hgpt_msgs.srv import SimControl
 from hgpt_policy.params import declare_dataclass
 from hgpt_sim.msg_conv import clock_msg, command_from_msg, joint_state_to_msg, robot_state_to_msg, time_msg
 from hgpt_sim.sim_robot import SimConfig, SimRobot
@@ -41,6 +43,7 @@ class SimBridgeNode(Node):
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.status_pub = self.create_publisher(TrackingStatus, "/hgpt/sim/status", 10)
         self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
+        self.create_service(SimControl, "/hgpt/sim/control", self.on_control)
         self.tick = 0
         self.overruns = 0
         self.last_cmd_wall = 0.0
@@ -59,6 +62,31 @@ class SimBridgeNode(Node):
         if self.mode == "lockstep":
             self.robot.step()
             self.publish_state()
+
+    def on_control(self, req: SimControl.Request, res: SimControl.Response) -> SimControl.Response:
+        v = req.push_velocity
+        if req.command == SimControl.Request.COMMAND_PUSH:
+            vel = np.array([v.x, v.y, v.z])
+            if not np.isfinite(vel).all() or np.linalg.norm(vel) > 5.0:
+                res.success, res.message = False, "push_velocity must be finite and at most 5 m/s"
+                return res
+            self.robot.push(vel)
+            res.message = f"pushed {vel.tolist()} m/s"
+        elif req.command == SimControl.Request.COMMAND_RELEASE_GANTRY:
+            self.robot.release_gantry()
+            res.message = "gantry released"
+        elif req.command == SimControl.Request.COMMAND_RESET:
+            self.robot.reset()
+            res.message = "reset to the initial pose"
+        else:
+            res.success, res.message = (
+                False,
+                f"unknown command {req.command!r}; valid: push, release_gantry, reset",
+            )
+            return res
+        res.success = True
+        self.get_logger().info(f"sim control: {res.message}")
+        return res
 
     def on_timer(self) -> None:
         now = time.perf_counter()
@@ -81,10 +109,11 @@ class SimBridgeNode(Node):
         self.state_pub.publish(robot_state_to_msg(s, stamp, self.tick))
         self.joint_pub.publish(joint_state_to_msg(s, stamp))
         self.tick += 1
-        if self.robot.status != self.last_status or self.tick % 50 == 0:
+        if self.robot.status != self.last_status or self.tick % 50 == 0:  # changes + 1 Hz at 50 Hz
             st = TrackingStatus()
             st.header.stamp = stamp
             st.state, st.overruns = self.robot.status, self.overruns
+            st.warnings = ["on gantry"] if self.robot.on_gantry else []
             st.fault = self.robot.status.startswith("damping")
             self.status_pub.publish(st)
             if self.robot.status != self.last_status:

@@ -36,6 +36,9 @@ class SimConfig:
     """Largest accepted stiffness [N m/rad]."""
     max_kd: float = 50.0
     """Largest accepted damping [N m s/rad]."""
+    gantry: bool = False
+    """Start with the pelvis held by an elastic band, as a gantry holds the real robot, until
+    :meth:`SimRobot.release_gantry`. Lets a robot be damped and stood up without falling first."""
 
     @property
     def decimation(self) -> int:
@@ -91,7 +94,19 @@ class SimRobot:
 
     def __init__(self, cfg: SimConfig | None = None) -> None:
         self.cfg = cfg or SimConfig()
-        self.model = mujoco.MjModel.from_xml_path(str(scene_xml_path()))
+        spec = mujoco.MjSpec.from_file(str(scene_xml_path()))
+        # The gantry: a weld of the pelvis to a mocap body placed where the pelvis starts (a constraint, so it
+        # is as stable as the rest of the step), switched on and off through data.eq_active.
+        pelvis = spec.body("pelvis")
+        anchor = spec.worldbody.add_body(name="gantry_anchor", mocap=True, pos=pelvis.pos, quat=pelvis.quat)
+        gantry = spec.add_equality()
+        gantry.type, gantry.objtype = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY
+        gantry.name, gantry.name1, gantry.name2, gantry.active = "gantry", anchor.name, "pelvis", False
+        gantry.solref, gantry.solimp = (
+            [0.01, 1.0],
+            [0.99, 0.999, 0.001, 0.5, 2.0],
+        )  # stiff: the 33 kg hangs on it
+        self.model = spec.compile()
         self.model.opt.timestep = self.cfg.physics_dt
         self.data = mujoco.MjData(self.model)
         self.spec = G1Spec()
@@ -126,6 +141,17 @@ class SimRobot:
         self.last_cmd_time = self.time
         self.status = "holding initial pose"
         self.rejected = 0
+        # Hold the pelvis where it is now: move the gantry's anchor there.
+        self.data.mocap_pos[0], self.data.mocap_quat[0] = self.data.xpos[1], self.data.xquat[1]
+        self.data.eq_active[self.model.equality("gantry").id] = self.cfg.gantry
+
+    @property
+    def on_gantry(self) -> bool:
+        return bool(self.data.eq_active[self.model.equality("gantry").id])
+
+    def release_gantry(self) -> None:
+        """Let go of the pelvis."""
+        self.data.eq_active[self.model.equality("gantry").id] = False
 
     def command(self, cmd: PDCommand) -> list[str]:
         """Accept a command for the next control periods; returns its problems (then it is ignored)."""
