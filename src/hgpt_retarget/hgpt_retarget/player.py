@@ -1,0 +1,97 @@
+"""Reference playback (no ROS): a G1 clip as a stream of reference frames with pause, loop and speed.
+
+Time advances with the caller's clock (wall or simulation time); frames are interpolated from the 50 Hz
+:class:`~hgpt_core.reference.ReferenceMotion` (linear for positions and joints, slerp for the root), and
+velocities are scaled by the playback speed. Past the end, a non-looping player holds the last frame with
+zero velocities and reports ``finished`` so consumers can hold or stand instead of tracking garbage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hgpt_core.formats import load_clip
+from hgpt_core.reference import ReferenceMotion
+from hgpt_core.rotations import quat_slerp
+
+MAX_SPEED = 4.0
+
+
+@dataclass
+class ReferenceFrame:
+    """One reference frame (world, wxyz). Shapes: (3,), (4,), (3,), (3,), (29,), (29,)."""
+
+    root_pos: np.ndarray
+    root_quat: np.ndarray
+    root_lin_vel: np.ndarray
+    root_ang_vel: np.ndarray
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    frame_index: int
+    finished: bool
+
+
+class ReferencePlayer:
+    """Plays a :class:`ReferenceMotion`; ``frame(now)`` is pure given the play/pause history."""
+
+    def __init__(self, ref: ReferenceMotion, loop: bool = False, speed: float = 1.0) -> None:
+        if not (0.0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed {speed} outside (0, {MAX_SPEED}]")
+        self.ref, self.loop, self.speed = ref, loop, speed
+        self.duration = (ref.num_frames - 1) / ref.fps  # [s] at speed 1
+        self.offset = 0.0  # clip time [s] at self.anchor
+        self.anchor: float | None = None  # caller time [s] when playback (re)started; None = paused
+
+    @classmethod
+    def from_file(cls, path: str, fps: float | None = None, loop: bool = False, speed: float = 1.0):
+        """Load any G1 clip format hgpt_core reads (``fps`` for CSV)."""
+        return cls(ReferenceMotion.from_clip(load_clip(path, fps=fps)), loop=loop, speed=speed)
+
+    def play(self, now: float) -> None:
+        if self.anchor is None:
+            self.anchor = now
+
+    def pause(self, now: float) -> None:
+        if self.anchor is not None:
+            self.offset = self.clip_time(now)
+            self.anchor = None
+
+    def set_speed(self, speed: float, now: float) -> None:
+        if not (0.0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed {speed} outside (0, {MAX_SPEED}]")
+        playing = self.anchor is not None
+        self.pause(now)
+        self.speed = speed
+        if playing:
+            self.play(now)
+
+    def clip_time(self, now: float) -> float:
+        """Clip time [s] reached at caller time ``now`` (unwrapped; may exceed the duration)."""
+        if self.anchor is None:
+            return self.offset
+        return self.offset + max(0.0, now - self.anchor) * self.speed
+
+    def frame(self, now: float) -> ReferenceFrame:
+        """The reference frame at caller time ``now`` [s]."""
+        t = self.clip_time(now)
+        finished = not self.loop and t >= self.duration
+        if self.loop and self.duration > 0:
+            t = t % self.duration
+        x = min(t, self.duration) * self.ref.fps
+        i = min(int(np.floor(x)), self.ref.num_frames - 2)
+        a = x - i
+        r = self.ref
+        lerp = lambda v: v[i] + (v[i + 1] - v[i]) * a  # noqa: E731
+        vel_scale = 0.0 if finished else self.speed
+        return ReferenceFrame(
+            root_pos=lerp(r.root_pos_w),
+            root_quat=quat_slerp(r.root_quat[i], r.root_quat[i + 1], np.asarray(a)),
+            root_lin_vel=lerp(r.root_lin_vel_w) * vel_scale,
+            root_ang_vel=lerp(r.root_ang_vel_w) * vel_scale,
+            joint_pos=lerp(r.joint_pos),
+            joint_vel=lerp(r.joint_vel) * vel_scale,
+            frame_index=int(round(x)),
+            finished=finished,
+        )

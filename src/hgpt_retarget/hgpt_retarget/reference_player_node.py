@@ -1,0 +1,80 @@
+"""reference_player: streams a G1 clip on /hgpt/reference at the control rate; /hgpt/load_motion swaps it."""
+
+from __future__ import annotations
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from hgpt_core.errors import HgptError
+from hgpt_msgs.msg import MotionReference
+from hgpt_msgs.srv import LoadMotion
+from hgpt_retarget.player import ReferencePlayer
+from hgpt_retarget.player_msgs import reference_frame_to_msg
+
+
+class ReferencePlayerNode(Node):
+    """Timer at ``rate_hz`` on the node clock (simulation time when use_sim_time is set)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("reference_player", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        self.motion = self.declare_parameter("motion", "", ro).value
+        self.fps = self.declare_parameter("fps", 0.0, ro).value  # input rate of CSV files; 0 = from the file
+        self.loop = self.declare_parameter("loop", False, ro).value
+        self.speed = self.declare_parameter("speed", 1.0, ro).value
+        rate_hz = self.declare_parameter("rate_hz", 50.0, ro).value
+        self.pub = self.create_publisher(MotionReference, "/hgpt/reference", 10)
+        self.create_service(LoadMotion, "/hgpt/load_motion", self.on_load)
+        self.player: ReferencePlayer | None = None
+        self.clip_id = ""
+        if self.motion:
+            self.load(self.motion, self.loop, self.speed)  # a bad start-up clip is an error: raise
+        self.create_timer(1.0 / rate_hz, self.on_timer)
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def load(self, path: str, loop: bool, speed: float) -> ReferencePlayer:
+        player = ReferencePlayer.from_file(path, fps=self.fps or None, loop=loop, speed=speed)
+        self.player, self.clip_id = player, player.ref.name
+        self.get_logger().info(
+            f"playing '{self.clip_id}' ({player.duration:.1f} s, loop={loop}, speed={speed})"
+        )
+        return player
+
+    def on_load(self, req: LoadMotion.Request, res: LoadMotion.Response) -> LoadMotion.Response:
+        try:
+            player = self.load(req.path, req.loop, req.speed or 1.0)
+        except (HgptError, ValueError, OSError) as exc:
+            res.success, res.message = False, str(exc)
+            return res
+        res.success, res.message, res.duration_s = True, f"loaded {self.clip_id}", player.duration
+        return res
+
+    def on_timer(self) -> None:
+        if self.player is None or not self.context.ok():
+            return
+        now = self.now()
+        self.player.play(now)  # starts on the first tick after a load
+        frame = self.player.frame(now)
+        self.pub.publish(reference_frame_to_msg(frame, self.get_clock().now().to_msg(), self.clip_id))
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ReferencePlayerNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
