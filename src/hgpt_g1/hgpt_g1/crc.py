@@ -54,7 +54,46 @@ LOWCMD_DTYPE = np.dtype(
         ("crc", "<u4"),
     ]
 )
-assert LOWCMD_DTYPE.itemsize == LOWCMD_SIZE
+IMU_STATE_DTYPE = np.dtype(
+    [
+        ("quaternion", "<f4", (4,)),
+        ("gyroscope", "<f4", (3,)),
+        ("accelerometer", "<f4", (3,)),
+        ("rpy", "<f4", (3,)),
+        ("temperature", "<i2"),
+        ("pad", "V2"),
+    ]
+)
+MOTOR_STATE_DTYPE = np.dtype(
+    [
+        ("mode", "u1"),
+        ("pad", "V3"),
+        ("q", "<f4"),
+        ("dq", "<f4"),
+        ("ddq", "<f4"),
+        ("tau_est", "<f4"),
+        ("temperature", "<i2", (2,)),
+        ("vol", "<f4"),
+        ("sensor", "<u4", (2,)),
+        ("motorstate", "<u4"),
+        ("reserve", "<u4", (4,)),
+    ]
+)
+LOWSTATE_DTYPE = np.dtype(
+    [
+        ("version", "<u4", (2,)),
+        ("mode_pr", "u1"),
+        ("mode_machine", "u1"),
+        ("pad", "V2"),
+        ("tick", "<u4"),
+        ("imu_state", IMU_STATE_DTYPE),
+        ("motor_state", MOTOR_STATE_DTYPE, (NUM_MOTOR_SLOTS,)),
+        ("wireless_remote", "u1", (40,)),
+        ("reserve", "<u4", (4,)),
+        ("crc", "<u4"),
+    ]
+)
+assert LOWCMD_DTYPE.itemsize == LOWCMD_SIZE and LOWSTATE_DTYPE.itemsize == LOWSTATE_SIZE
 
 _BITREV8 = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 _MOTOR_FIELDS = ("q", "dq", "tau", "kp", "kd")
@@ -116,35 +155,50 @@ def lowcmd_crc(*args: Any, **kwargs: Any) -> int:
     return crc32_words(pack_lowcmd(*args, **kwargs))
 
 
+def _seq(x: Any) -> list:
+    return x.tolist() if hasattr(x, "tolist") else list(x)
+
+
 def pack_lowcmd_msg(msg: Any) -> bytes:
-    """The C struct of a ``unitree_hg/LowCmd`` message (duck-typed: any object with its fields)."""
+    """The C struct of a ``unitree_hg/LowCmd`` message (duck-typed: any object with its fields).
+
+    Raises:
+        ValueError: when the message does not have the LowCmd sizes (35 motors, 4 reserve words).
+    """
     vals: list = [msg.mode_pr, msg.mode_machine]
     for m in msg.motor_cmd:
         vals += (m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve)
-    vals += [*msg.reserve, msg.crc]
-    return struct.pack(LOWCMD_FORMAT, *vals)
+    vals += [*_seq(msg.reserve), msg.crc]
+    try:
+        return struct.pack(LOWCMD_FORMAT, *vals)
+    except struct.error as exc:
+        raise ValueError(f"LowCmd does not have the unitree_hg layout: {exc}") from exc
 
 
 def pack_lowstate_msg(msg: Any) -> bytes:
-    """The C struct of a ``unitree_hg/LowState`` message (duck-typed: any object with its fields)."""
+    """The C struct of a ``unitree_hg/LowState`` message (duck-typed: any object with its fields).
+
+    Raises:
+        ValueError: when the message does not have the LowState sizes (35 motors, 40 remote bytes, ...).
+    """
     imu = msg.imu_state
-    vals: list = [*msg.version, msg.mode_pr, msg.mode_machine, msg.tick]
-    vals += [*imu.quaternion, *imu.gyroscope, *imu.accelerometer, *imu.rpy, imu.temperature]
+    vals: list = [*_seq(msg.version), msg.mode_pr, msg.mode_machine, msg.tick]
+    vals += _seq(imu.quaternion) + _seq(imu.gyroscope) + _seq(imu.accelerometer) + _seq(imu.rpy)
+    vals.append(imu.temperature)
     for m in msg.motor_state:
-        vals += (
-            m.mode,
-            m.q,
-            m.dq,
-            m.ddq,
-            m.tau_est,
-            *m.temperature,
-            m.vol,
-            *m.sensor,
-            m.motorstate,
-            *m.reserve,
-        )
-    vals += [*msg.wireless_remote, *msg.reserve, msg.crc]
-    return struct.pack(LOWSTATE_FORMAT, *vals)
+        vals += (m.mode, m.q, m.dq, m.ddq, m.tau_est, *_seq(m.temperature), m.vol, *_seq(m.sensor))
+        vals += (m.motorstate, *_seq(m.reserve))
+    vals += _seq(msg.wireless_remote) + _seq(msg.reserve)
+    vals.append(msg.crc)
+    try:
+        return struct.pack(LOWSTATE_FORMAT, *vals)
+    except struct.error as exc:
+        raise ValueError(f"LowState does not have the unitree_hg layout: {exc}") from exc
+
+
+def unpack_lowstate(buf: bytes) -> np.void:
+    """A packed LowState as a numpy record (fields as in the .msg, e.g. ``rec["motor_state"]["q"]``)."""
+    return np.frombuffer(buf, dtype=LOWSTATE_DTYPE, count=1)[0]
 
 
 def message_crc(msg: Any) -> int:

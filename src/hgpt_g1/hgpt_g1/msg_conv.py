@@ -15,7 +15,7 @@ from geometry_msgs.msg import Quaternion
 from sensor_msgs.msg import JointState
 
 from hgpt_core.g1 import G1_JOINT_NAMES
-from hgpt_g1.crc import NUM_MOTOR_SLOTS, message_crc
+from hgpt_g1.crc import LOWSTATE_DTYPE, NUM_MOTOR_SLOTS, crc32_words, pack_lowstate_msg, unpack_lowstate
 from hgpt_g1.remote import parse_remote
 from hgpt_g1.safety_config import JointTarget, LowStateSample, MotorCommand, SafetyState, SafetyStatus
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
@@ -50,31 +50,36 @@ def stamp_to_sec(stamp: Time) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
-def lowstate_to_sample(msg: Any, n: int, recv_time: float) -> LowStateSample:
-    """LowState -> :class:`LowStateSample` of the first ``n`` motor slots.
+class CrcMismatch(ValueError):
+    """A LowState whose crc field does not match its content."""
+
+
+def lowstate_to_sample(msg: Any, n: int, recv_time: float, check_crc: bool = True) -> LowStateSample:
+    """LowState -> :class:`LowStateSample` of motor slots 0..n-1 (one packing gives the CRC and the fields).
 
     Raises:
-        ValueError: when the message has fewer than ``n`` motors or a malformed remote / IMU field.
+        CrcMismatch: when ``check_crc`` and the crc field is wrong.
+        ValueError: when the message does not have the unitree_hg LowState layout.
     """
-    ms = msg.motor_state
-    if len(ms) < n:
-        raise ValueError(f"LowState has {len(ms)} motor states, expected >= {n}")
-    rows = [(m.q, m.dq, m.tau_est, max(m.temperature), m.motorstate) for m in ms[:n]]
-    q, dq, tau, temp, err = np.array(rows, dtype=np.float64).T
-    imu = msg.imu_state
+    packed = pack_lowstate_msg(msg)
+    rec = unpack_lowstate(packed)
+    if check_crc and (crc := crc32_words(packed)) != rec["crc"]:
+        raise CrcMismatch(f"CRC mismatch: field 0x{int(rec['crc']):08x}, content 0x{crc:08x}")
+    ms, imu = rec["motor_state"][:n], rec["imu_state"]
+    f64 = np.float64
     return LowStateSample(
-        q=q,
-        dq=dq,
-        tau_est=tau,
-        temperature=temp,
-        motorstate=err.astype(np.uint32),
-        quat=np.asarray(imu.quaternion, dtype=np.float64),
-        gyro=np.asarray(imu.gyroscope, dtype=np.float64),
-        acc=np.asarray(imu.accelerometer, dtype=np.float64),
-        mode_pr=int(msg.mode_pr),
-        mode_machine=int(msg.mode_machine),
-        tick=int(msg.tick),
-        buttons=parse_remote(bytes(np.asarray(msg.wireless_remote, dtype=np.uint8))).buttons,
+        q=ms["q"].astype(f64),
+        dq=ms["dq"].astype(f64),
+        tau_est=ms["tau_est"].astype(f64),
+        temperature=ms["temperature"].max(axis=1).astype(f64),
+        motorstate=ms["motorstate"].copy(),
+        quat=imu["quaternion"].astype(f64),
+        gyro=imu["gyroscope"].astype(f64),
+        acc=imu["accelerometer"].astype(f64),
+        mode_pr=int(rec["mode_pr"]),
+        mode_machine=int(rec["mode_machine"]),
+        tick=int(rec["tick"]),
+        buttons=parse_remote(rec["wireless_remote"].tobytes()).buttons,
         recv_time=recv_time,
     )
 
@@ -169,27 +174,41 @@ def status_msg(st: SafetyStatus, stamp: Time, overruns: int) -> TrackingStatus:
     return msg
 
 
-def fill_lowstate(
-    msg: Any,
-    sim: dict[str, np.ndarray],
-    mode_pr: int,
-    mode_machine: int,
-    tick: int,
-    remote: bytes,
-    temperature_c: float,
-) -> None:
-    """Write a simulated robot's state into a (reused) LowState, motors 0..n-1, with its CRC.
+class LowStateWriter:
+    """Fills a reused LowState (the simulated robot's) and its CRC.
 
-    ``sim``: q, dq, ddq, tau_est (n,), quat wxyz (4,), gyro, acc, rpy (3,).
+    The CRC comes from a packed record kept next to the message, and the message takes its floats from that
+    record, so both agree bit for bit without repacking the message (half the cost at 500 Hz).
     """
-    temp = int(round(temperature_c))
-    cols = zip(*(sim[k].tolist() for k in ("q", "dq", "ddq", "tau_est")), strict=True)
-    for m, (q, dq, ddq, tau) in zip(msg.motor_state, cols, strict=False):
-        m.mode, m.q, m.dq, m.ddq, m.tau_est = 1, q, dq, ddq, tau
-        m.temperature = [temp, temp]
-    imu = msg.imu_state
-    imu.quaternion, imu.gyroscope = sim["quat"].astype(np.float32), sim["gyro"].astype(np.float32)
-    imu.accelerometer, imu.rpy = sim["acc"].astype(np.float32), sim["rpy"].astype(np.float32)
-    msg.mode_pr, msg.mode_machine, msg.tick = mode_pr, mode_machine, tick & 0xFFFFFFFF
-    msg.wireless_remote = np.frombuffer(remote, dtype=np.uint8).copy()
-    msg.crc = message_crc(msg)
+
+    def __init__(self, msg: Any, n: int, mode_machine: int, temperature_c: float) -> None:
+        self.msg, self.n = msg, n
+        self.rec = np.zeros((), dtype=LOWSTATE_DTYPE)
+        temp = int(round(temperature_c))
+        self.rec["mode_machine"] = msg.mode_machine = mode_machine
+        ms = self.rec["motor_state"]
+        ms["mode"][:n], ms["temperature"][:n] = 1, temp
+        for m in msg.motor_state[:n]:
+            m.mode, m.temperature = 1, [temp, temp]
+
+    def write(self, sim: dict[str, np.ndarray], mode_pr: int, tick: int, remote: bytes) -> None:
+        """``sim``: q, dq, ddq, tau_est (n,); quat wxyz (4,), gyro, acc, rpy (3,); ``remote``: 40 bytes."""
+        n, r, msg = self.n, self.rec, self.msg
+        ms, imu = r["motor_state"], r["imu_state"]
+        for k in ("q", "dq", "ddq", "tau_est"):
+            ms[k][:n] = sim[k]
+        imu["quaternion"], imu["gyroscope"], imu["accelerometer"], imu["rpy"] = (
+            sim["quat"], sim["gyro"], sim["acc"], sim["rpy"]
+        )  # fmt: skip
+        r["mode_pr"], r["tick"] = mode_pr, tick & 0xFFFFFFFF
+        r["wireless_remote"] = np.frombuffer(remote, dtype=np.uint8)
+        r["crc"] = crc = crc32_words(r.tobytes())
+        cols = zip(*(ms[k][:n].tolist() for k in ("q", "dq", "ddq", "tau_est")), strict=True)
+        for m, (q, dq, ddq, tau) in zip(msg.motor_state, cols, strict=False):
+            m.q, m.dq, m.ddq, m.tau_est = q, dq, ddq, tau
+        mi = msg.imu_state
+        mi.quaternion, mi.gyroscope = imu["quaternion"].copy(), imu["gyroscope"].copy()
+        mi.accelerometer, mi.rpy = imu["accelerometer"].copy(), imu["rpy"].copy()
+        msg.mode_pr, msg.tick = mode_pr, int(r["tick"])
+        msg.wireless_remote = r["wireless_remote"].copy()
+        msg.crc = crc

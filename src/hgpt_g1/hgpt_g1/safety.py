@@ -323,7 +323,7 @@ class SafetyMachine:
     def _advance(self, now: float) -> None:
         c = self.command
         fresh = c is not None and now - c.recv_time <= self.cfg.command_timeout_s
-        if self.state == SafetyState.RAMP and now - self.ramp_start >= self.ramp_s:
+        if self.state == SafetyState.RAMP and now - self.ramp_start >= self.ramp_s - 1e-9:
             self._transition(SafetyState.STAND, "at the default pose", now)
         if self.state == SafetyState.STAND and fresh and c is not None and c.mode != MODE_DAMP:
             self._transition(SafetyState.TRACK, f"tracking policy '{c.policy_id}'", now)

@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-from hgpt_g1.crc import NUM_MOTOR_SLOTS
+from hgpt_g1.crc import NUM_MOTOR_SLOTS, lowcmd_crc
 
 
 class SafetyState(str, Enum):
@@ -154,6 +154,11 @@ class MotorCommand:
     kd: np.ndarray = field(default_factory=lambda: np.zeros(NUM_MOTOR_SLOTS, dtype=np.float32))
     mode_pr: int = 0
     mode_machine: int = 0
+
+    def crc(self) -> int:
+        """The CRC the LowCmd carrying this command must have (reserve fields zero)."""
+        motors = (self.mode, self.q, self.dq, self.tau, self.kp, self.kd)
+        return lowcmd_crc(self.mode_pr, self.mode_machine, *motors)
 
 
 @dataclass(frozen=True)
