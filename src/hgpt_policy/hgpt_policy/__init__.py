@@ -1,0 +1,1 @@
+"""Causal Transformer tracking policy runtime and baselines."""

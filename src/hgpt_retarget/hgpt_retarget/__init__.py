@@ -1,0 +1,1 @@
+"""Human mocap to G1 retargeting and the reference player."""

@@ -1,0 +1,1 @@
+"""MuJoCo G1 tracking environment and the simulation bridge node."""

@@ -1,0 +1,1 @@
+"""Offline pipeline: motion corpus, HME, PPO experts, DAgger distillation, evaluation."""
