@@ -1,0 +1,169 @@
+"""Keypoint tracking reward (Humanoid-GPT Eq. 1, supplementary Table 3) and the peers' fall rule.
+
+``R = R_pos + R_rot + R_vel + R_penal`` with ``R_x = sum_k w_k exp(-alpha_x e_k)`` over the 14 keypoint
+bodies (lower body w 1.5, upper body 0.75). Error units, chosen here because the paper gives only the
+alphas (see docs/sim.md): ``e_pos`` = L1 norm of the world position error [m] (the paper writes
+``||e_pos||_1``), ``e_rot`` = SO(3) log-map angle [rad], ``e_vel`` = L1 norm of the world linear velocity
+error [m/s]. In these SI units a reward half-drops at 0.69 m (pos), 0.35 rad (rot) and 23 m/s (vel): pos
+and vel act as near-linear L1 penalties, rot is the shaped term. ``*_unit`` rescales an error before
+alpha (e.g. ``pos_unit=0.01`` measures it in cm) without touching the alphas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hgpt_core.g1 import (
+    ANCHOR_BODY,
+    END_EFFECTOR_BODIES,
+    JOINT_LIMITS,
+    LOWER_BODY_KEYPOINTS,
+    UPPER_BODY_KEYPOINTS,
+)
+from hgpt_core.rotations import projected_gravity, quat_conj, quat_mul
+from hgpt_sim.backend import PhysicsState
+from hgpt_sim.references import RefFrame
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Keypoint reward weights (Table 3) and penalty weights (ours; the paper names the terms only)."""
+
+    lower_body_weight: float = 1.5
+    """w_k of pelvis, hips, knees, ankles."""
+    upper_body_weight: float = 0.75
+    """w_k of torso, shoulders, elbows, wrists."""
+    alpha_pos: float = 1.0
+    alpha_rot: float = 2.0
+    alpha_vel: float = 0.03
+    pos_unit: float = 1.0
+    """Position error is divided by this [m] before alpha (1.0 = metres, the literal reading)."""
+    rot_unit: float = 1.0
+    """Rotation error is divided by this [rad]."""
+    vel_unit: float = 1.0
+    """Velocity error is divided by this [m/s]."""
+    self_collision_weight: float = 1.0
+    """Penalty per control step, times the fraction of its physics steps with robot-robot contact."""
+    smoothness_weight: float = 1.0
+    """Penalty on sum_j (q*_t - q*_{t-1})^2 [rad^2] of the PD targets (mjlab action_rate at scale 0.25)."""
+    joint_limit_weight: float = 10.0
+    """Penalty on the summed excess [rad] over the soft joint limits (mjlab joint_pos_limits)."""
+    soft_limit_factor: float = 0.9
+    """Soft limits are this fraction of each joint's range, about its middle."""
+
+
+@dataclass(frozen=True)
+class FallConfig:
+    """Peers' fall rule (mjlab tracking / BeyondMimic thresholds; DESIGN §5). Never counts yaw."""
+
+    anchor_height: float = 0.25
+    """|z_anchor - z_anchor_ref| above which the robot has fallen [m]."""
+    tilt: float = 0.8
+    """|g_z - g_z_ref| of the anchor's projected gravity (roll/pitch only) above which it has fallen."""
+    ee_height: float = 0.25
+    """|z_ee - z_ee_ref| of any hand/foot above which it has fallen [m]."""
+    joint_limit: float | None = None
+    """Terminate when any joint exceeds its hard limit by more than this [rad] (None: never)."""
+
+
+def keypoint_weights(names: tuple[str, ...], cfg: RewardConfig) -> np.ndarray:
+    """w_k per keypoint body. Shape: (K,)."""
+    w = []
+    for n in names:
+        if n in LOWER_BODY_KEYPOINTS:
+            w.append(cfg.lower_body_weight)
+        elif n in UPPER_BODY_KEYPOINTS:
+            w.append(cfg.upper_body_weight)
+        else:
+            raise ValueError(f"keypoint '{n}' is neither lower nor upper body; known: {LOWER_BODY_KEYPOINTS}")
+    return np.array(w)
+
+
+def rotation_angle(q: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
+    """Angle of the SO(3) log map of ``q * q_ref^-1`` [rad], in [0, pi]. Shapes: (..., 4) -> (...)."""
+    d = quat_mul(q, quat_conj(q_ref))
+    return 2.0 * np.arctan2(np.linalg.norm(d[..., 1:], axis=-1), np.abs(d[..., 0]))
+
+
+def soft_joint_limits(factor: float) -> np.ndarray:
+    """Soft limits [rad], (29, 2)."""
+    mid = JOINT_LIMITS.mean(axis=1, keepdims=True)
+    return mid + factor * (JOINT_LIMITS - mid)
+
+
+def tracking_reward(
+    state: PhysicsState,
+    ref: RefFrame,
+    targets: np.ndarray,
+    prev_targets: np.ndarray,
+    weights: np.ndarray,
+    cfg: RewardConfig,
+    nsub: int,
+) -> dict[str, np.ndarray]:
+    """Reward terms, each (N,): pos, rot, vel (>= 0), self_collision, smoothness, joint_limit (<= 0), total.
+
+    Args:
+        targets, prev_targets: PD targets of this and the previous control step [rad], (N, 29).
+        weights: w_k, (K,).
+        nsub: Physics steps per control step (normalises the self-contact count).
+    """
+    e_pos = np.abs(state.body_pos_w - ref.keypoint_pos_w).sum(-1) / cfg.pos_unit  # (N, K)
+    e_rot = rotation_angle(state.body_quat_w, ref.keypoint_quat_w) / cfg.rot_unit
+    e_vel = np.abs(state.body_lin_vel_w - ref.keypoint_lin_vel_w).sum(-1) / cfg.vel_unit
+    soft = soft_joint_limits(cfg.soft_limit_factor)
+    q = state.joint_pos
+    excess = np.maximum(soft[:, 0] - q, 0.0) + np.maximum(q - soft[:, 1], 0.0)
+    terms = {
+        "pos": np.exp(-cfg.alpha_pos * e_pos) @ weights,
+        "rot": np.exp(-cfg.alpha_rot * e_rot) @ weights,
+        "vel": np.exp(-cfg.alpha_vel * e_vel) @ weights,
+        "self_collision": -cfg.self_collision_weight * state.self_contact / nsub,
+        "smoothness": -cfg.smoothness_weight * np.square(targets - prev_targets).sum(-1),
+        "joint_limit": -cfg.joint_limit_weight * excess.sum(-1),
+    }
+    total = sum(terms.values())
+    terms = {k: np.nan_to_num(v, nan=0.0) for k, v in terms.items()}
+    terms["total"] = np.nan_to_num(total, nan=0.0)
+    return terms
+
+
+def max_reward(weights: np.ndarray) -> float:
+    """Reward of perfect tracking with no penalties: 3 * sum_k w_k."""
+    return float(3.0 * weights.sum())
+
+
+class FallDetector:
+    """Evaluates :class:`FallConfig` on a :class:`PhysicsState` whose bodies are ``body_names``."""
+
+    def __init__(self, body_names: tuple[str, ...], cfg: FallConfig) -> None:
+        missing = [b for b in (ANCHOR_BODY, *END_EFFECTOR_BODIES) if b not in body_names]
+        if missing:
+            raise ValueError(f"fall rule needs bodies {missing}; tracked: {body_names}")
+        self.cfg = cfg
+        self.anchor = body_names.index(ANCHOR_BODY)
+        self.ee = np.array([body_names.index(b) for b in END_EFFECTOR_BODIES])
+
+    def __call__(self, state: PhysicsState, ref: RefFrame) -> dict[str, np.ndarray]:
+        """Boolean (N,) per reason: anchor_height, tilt, ee_height, nan, joint_limit; and ``any``."""
+        c, a = self.cfg, self.anchor
+        z, z_ref = state.body_pos_w[..., 2], ref.keypoint_pos_w[..., 2]
+        g = projected_gravity(state.body_quat_w[:, a])[:, 2]
+        g_ref = projected_gravity(ref.keypoint_quat_w[:, a])[:, 2]
+        finite = np.isfinite(state.qpos).all(-1) & np.isfinite(state.qvel).all(-1)
+        out = {
+            "anchor_height": np.abs(z[:, a] - z_ref[:, a]) > c.anchor_height,
+            "tilt": np.abs(g - g_ref) > c.tilt,
+            "ee_height": (np.abs(z[:, self.ee] - z_ref[:, self.ee]) > c.ee_height).any(-1),
+            "nan": ~finite,
+        }
+        if c.joint_limit is not None:
+            q = state.joint_pos
+            over = np.maximum(JOINT_LIMITS[:, 0] - q, q - JOINT_LIMITS[:, 1])
+            out["joint_limit"] = (over > c.joint_limit).any(-1)
+        else:
+            out["joint_limit"] = np.zeros(len(z), dtype=bool)
+        # NaN comparisons are False: a NaN state only trips "nan", and it must trip "any".
+        out["any"] = np.logical_or.reduce(list(out.values()))
+        return out
