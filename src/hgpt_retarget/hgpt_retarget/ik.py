@@ -1,0 +1,198 @@
+"""Differential IK on the G1 with mink: frame tasks, posture regulariser, joint/velocity/collision limits.
+
+One QP per iteration (mink.solve_ik with daqp), a few iterations per frame, warm-started from the
+previous frame. Self-collision avoidance covers the cases that matter for human motion: forearms and hands
+through the torso, pelvis, head or thighs, and one leg through the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mink
+import mujoco
+import numpy as np
+
+from hgpt_core.g1 import G1_JOINT_NAMES, MOTOR_TYPE, VELOCITY_LIMIT, robot_xml_path
+
+
+@lru_cache(maxsize=2)
+def g1_model(floor: bool = False) -> mujoco.MjModel:
+    """The shipped G1 MJCF, compiled once per process (meshes make compiling take ~0.5 s).
+
+    Args:
+        floor: Add a ground plane geom ``floor`` at z = 0 (body ids and qpos layout are unchanged).
+    """
+    if not floor:
+        return mujoco.MjModel.from_xml_path(str(robot_xml_path()))
+    spec = mujoco.MjSpec.from_file(str(robot_xml_path()))
+    spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05])
+    return spec.compile()
+
+ARM_GEOMS = ("shoulder_yaw_collision", "elbow_yaw_collision", "wrist_collision", "hand_collision")
+BODY_GEOMS = ("torso_collision", "pelvis_collision", "head_collision")
+LEG_GEOMS = ("thigh_collision", "shin_collision", "linkage_brace_collision")
+
+
+@dataclass(frozen=True)
+class IKConfig:
+    """Solver settings (defaults are the working values)."""
+
+    iterations: int = 3
+    """QP iterations per frame after the first (warm start from the previous frame)."""
+    init_iterations: int = 80
+    """Iterations for the first frame (from the zero pose, no velocity limit)."""
+    tolerance: float = 2e-3
+    """Stop iterating once the largest joint step of an iteration is below this [rad]."""
+    damping: float = 1e-3
+    """Levenberg-Marquardt damping on every dof of the QP."""
+    task_lm_damping: float = 0.5
+    """mink FrameTask lm_damping: softens unreachable targets."""
+    posture_cost: float = 0.03
+    """Posture regulariser cost on joints that targets observe [1/rad]."""
+    wrist_posture_cost: float = 0.5
+    """Posture cost on the six wrist joints (no human landmark observes them) [1/rad]."""
+    velocity_fraction: float = 1.0
+    """Fraction of the motor speed limits (g1.VELOCITY_LIMIT) allowed between frames."""
+    self_collision: bool = True
+    """Keep arms out of the torso/pelvis/head/thighs and the legs apart (mink CollisionAvoidanceLimit)."""
+    floor: bool = True
+    """Keep the foot soles above the floor plane z = 0 (a swinging toe must not dig in)."""
+    collision_margin: float = 0.01
+    """Minimum distance kept between those geoms [m]."""
+    collision_detection: float = 0.06
+    """Distance below which a geom pair enters the QP [m]."""
+    solver: str = "daqp"
+    """qpsolvers backend."""
+
+
+def _collision_pairs(model: mujoco.MjModel) -> list[tuple[list[str], list[str]]]:
+    names = {model.geom(i).name for i in range(model.ngeom)}
+    sides = ("left", "right")
+    arms = [f"{s}_{g}" for s in sides for g in ARM_GEOMS if f"{s}_{g}" in names]
+    trunk = [g for g in BODY_GEOMS if g in names]
+    thighs = [f"{s}_{g}" for s in sides for g in ("hip_collision", "thigh_collision") if f"{s}_{g}" in names]
+    legs = [[f"{s}_{g}" for g in LEG_GEOMS if f"{s}_{g}" in names] for s in sides]
+    return [(arms, trunk + thighs), (legs[0], legs[1])]
+
+
+class G1IK:
+    """Stateful IK solver: ``reset`` once, then ``solve`` per frame (warm start)."""
+
+    def __init__(self, bodies: tuple[str, ...], cfg: IKConfig = IKConfig()) -> None:
+        self.cfg = cfg
+        self.model = g1_model(floor=cfg.floor)
+        m = self.model
+        self.configuration = mink.Configuration(m)
+        self.bodies = bodies
+        self.body_ids = np.array([m.body(b).id for b in bodies])
+        self.tasks = [
+            mink.FrameTask(b, "body", position_cost=0.0, orientation_cost=0.0, lm_damping=cfg.task_lm_damping)
+            for b in bodies
+        ]
+        cost = np.zeros(m.nv)
+        cost[6:] = [cfg.wrist_posture_cost if "wrist" in n else cfg.posture_cost for n in G1_JOINT_NAMES]
+        self.posture = mink.PostureTask(m, cost=cost)
+        q0 = np.zeros(m.nq)
+        q0[3] = 1.0
+        self.posture.set_target(q0)
+        vmax = {n: cfg.velocity_fraction * VELOCITY_LIMIT[t] for n, t in zip(G1_JOINT_NAMES, MOTOR_TYPE, strict=True)}
+        self.base_limits: list = [mink.ConfigurationLimit(m)]
+        if cfg.self_collision:
+            self.base_limits.append(
+                mink.CollisionAvoidanceLimit(
+                    m,
+                    _collision_pairs(m),
+                    minimum_distance_from_collisions=cfg.collision_margin,
+                    collision_detection_distance=cfg.collision_detection,
+                )
+            )
+        if cfg.floor:
+            feet = [m.geom(i).name for i in range(m.ngeom) if "_foot" in m.geom(i).name]
+            self.base_limits.append(
+                mink.CollisionAvoidanceLimit(
+                    m, [(feet, ["floor"])], minimum_distance_from_collisions=0.0, collision_detection_distance=0.03
+                )
+            )
+        self._vmax = vmax
+        self._vel_limits: dict[int, mink.VelocityLimit] = {}
+        self._identity_wxyz = np.array([1.0, 0.0, 0.0, 0.0])
+
+    def velocity_limit(self, iterations: int) -> mink.VelocityLimit:
+        """Per-iteration share of the speed limit, so that a whole frame respects it."""
+        if iterations not in self._vel_limits:
+            v = {n: x / iterations for n, x in self._vmax.items()}
+            self._vel_limits[iterations] = mink.VelocityLimit(self.model, v)
+        return self._vel_limits[iterations]
+
+    @property
+    def qpos(self) -> np.ndarray:
+        """Current configuration (36,): root pos, root quat wxyz, 29 joints."""
+        return self.configuration.q.copy()
+
+    def reset(self, root_pos: np.ndarray, root_quat: np.ndarray, joint_pos: np.ndarray | None = None) -> None:
+        """Start from a pose (joints default to zero), clamped into the joint limits."""
+        m = self.model
+        q = np.zeros(m.nq)
+        q[:3], q[3:7] = root_pos, root_quat / np.linalg.norm(root_quat)
+        if joint_pos is not None:
+            q[7:] = joint_pos
+        q[7:] = np.clip(q[7:], m.jnt_range[1:, 0], m.jnt_range[1:, 1])
+        self.configuration.update(q)
+
+    def _set_targets(self, pos, quat, pos_cost, ori_cost, parents, chain_dir, chain_len, first: bool) -> list:
+        """Set task targets; on later iterations only chained targets move (their anchors moved)."""
+        xpos = self.configuration.data.xpos
+        placed = pos.copy()
+        active = []
+        for b, task in enumerate(self.tasks):
+            chained = parents[b] >= 0
+            if chained:
+                p = parents[b]
+                anchor = placed[p] if parents[p] >= 0 else xpos[self.body_ids[p]]
+                placed[b] = anchor + chain_len[b] * chain_dir[b]
+            if pos_cost[b] <= 0 and ori_cost[b] <= 0:
+                continue
+            if first:
+                task.set_position_cost(pos_cost[b])
+                task.set_orientation_cost(ori_cost[b])
+            if first or chained:
+                wxyz = quat[b] if ori_cost[b] > 0 else self._identity_wxyz
+                task.transform_target_to_world = mink.SE3(np.concatenate((wxyz, placed[b])))
+            active.append(task)
+        return active
+
+    def solve(
+        self,
+        pos: np.ndarray,
+        quat: np.ndarray,
+        pos_cost: np.ndarray,
+        ori_cost: np.ndarray,
+        parents: tuple[int, ...],
+        chain_dir: np.ndarray,
+        chain_len: np.ndarray,
+        dt: float,
+        iterations: int | None = None,
+        velocity_limit: bool = True,
+    ) -> np.ndarray:
+        """Track one frame of targets from the current configuration; returns qpos (36,).
+
+        Args:
+            pos, quat: Target positions [m] (B, 3) and orientations wxyz (B, 4), world frame.
+            pos_cost, ori_cost: Task costs (B,) for this frame (0 disables a task).
+            parents, chain_dir, chain_len: Chained targets (see :class:`hgpt_retarget.targets.TargetSeq`).
+            dt: Time since the previous frame [s] (scales the velocity limit).
+            iterations: QP iterations (default ``cfg.iterations``).
+            velocity_limit: Apply the joint speed limit (off for the first frame).
+        """
+        n = iterations or self.cfg.iterations
+        limits = self.base_limits + ([self.velocity_limit(n)] if velocity_limit else [])
+        cfg = self.configuration
+        for it in range(n):
+            active = self._set_targets(pos, quat, pos_cost, ori_cost, parents, chain_dir, chain_len, it == 0)
+            v = mink.solve_ik(cfg, [*active, self.posture], dt, self.cfg.solver, self.cfg.damping, limits=limits)
+            cfg.integrate_inplace(v, dt)
+            if np.abs(v[6:]).max() * dt < self.cfg.tolerance:
+                break
+        return cfg.q.copy()

@@ -1,0 +1,134 @@
+"""Offline retargeting of one human clip to a 50 Hz G1 :class:`~hgpt_core.motion.MotionClip`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import mujoco
+import numpy as np
+
+from hgpt_core.motion import CONTROL_FPS, MotionClip
+from hgpt_retarget.ground import StanceConfig, root_height_offsets
+from hgpt_retarget.human import HumanMotion
+from hgpt_retarget.ik import G1IK, IKConfig, g1_model
+from hgpt_retarget.skeleton import SkeletonMapping
+from hgpt_retarget.targets import TargetSeq, build_targets, lowest_geom_z, robot_geometry
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """Offline retargeting settings (defaults are the working values)."""
+
+    fps: float = CONTROL_FPS
+    """Output (and IK) rate [Hz]; the human motion is resampled to it first."""
+    subject_height: float | None = None
+    """Subject height [m]; None estimates it from the skeleton's leg length."""
+    ground_fix: bool = True
+    """Correct the root height per frame so stance soles touch the floor and none goes below it."""
+    swing_foot_orientation: float = 0.3
+    """Foot orientation cost factor while the foot is in the air."""
+    ik: IKConfig = field(default_factory=IKConfig)
+    stance: StanceConfig = field(default_factory=StanceConfig)
+
+
+@dataclass
+class RetargetResult:
+    """A retargeted clip with what produced it (for metrics and debugging)."""
+
+    clip: MotionClip
+    human: HumanMotion  # at the output rate, metres, z up
+    targets: TargetSeq
+    ik_seconds: float
+
+
+@lru_cache(maxsize=4)
+def _solver(bodies: tuple[str, ...], cfg: IKConfig) -> G1IK:
+    return G1IK(bodies, cfg)
+
+
+@lru_cache(maxsize=1)
+def _model() -> tuple[mujoco.MjModel, mujoco.MjData]:
+    m = g1_model()
+    return m, mujoco.MjData(m)
+
+
+def sole_heights(qpos: np.ndarray) -> np.ndarray:
+    """Lowest sole point [m] of the left and right foot per frame. Shape: (T, 36) -> (T, 2)."""
+    m, d = _model()
+    feet = robot_geometry().foot_geoms
+    out = np.empty((len(qpos), 2))
+    for t, q in enumerate(qpos):
+        d.qpos[:] = q
+        mujoco.mj_kinematics(m, d)
+        out[t] = [lowest_geom_z(m, d, g) for g in feet]
+    return out
+
+
+def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float) -> np.ndarray:
+    """Run IK over every frame of ``tg`` with warm start; returns qpos (T, 36)."""
+    b = tg.bodies.index("pelvis") if "pelvis" in tg.bodies else None
+    root_pos = tg.pos[0, b] if b is not None else np.array([0.0, 0.0, 0.8])
+    root_quat = tg.quat[0, b] if b is not None else np.array([1.0, 0.0, 0.0, 0.0])
+    ik.reset(root_pos, root_quat)
+    t_total = tg.pos.shape[0]
+    q = np.empty((t_total, ik.model.nq))
+    dt = 1.0 / fps
+    for t in range(t_total):
+        first = t == 0
+        q[t] = ik.solve(
+            tg.pos[t],
+            tg.quat[t],
+            tg.pos_cost[t],
+            tg.ori_cost[t],
+            tg.chain_parent,
+            tg.chain_dir[t],
+            tg.chain_len,
+            dt,
+            iterations=ik.cfg.init_iterations if first else None,
+            velocity_limit=not first,
+        )
+    return q
+
+
+def retarget_motion(
+    motion: HumanMotion, mapping: SkeletonMapping, cfg: RetargetConfig = RetargetConfig()
+) -> RetargetResult:
+    """Retarget a human motion (metres, z up) to the G1 at ``cfg.fps``.
+
+    Steps: resample -> targets (scale, ground, stance locking) -> IK per frame -> root height fix.
+    """
+    human = motion.resample(cfg.fps)
+    tg = build_targets(human, mapping, cfg.subject_height, cfg.stance, cfg.swing_foot_orientation)
+    ik = _solver(tg.bodies, cfg.ik)
+    t0 = time.perf_counter()
+    q = solve_sequence(ik, tg, cfg.fps)
+    ik_s = time.perf_counter() - t0
+    if cfg.ground_fix:
+        q[:, 2] += root_height_offsets(sole_heights(q), tg.stance)
+    meta = {
+        **{k: v for k, v in human.meta.items() if isinstance(v, str | int | float)},
+        "retargeter": "hgpt_retarget",
+        "skeleton": mapping.name,
+        "scale": tg.scale,
+        "subject_height_used_m": tg.subject_height,
+        "human_ground_z_m": tg.human_ground_z,
+        "stance_fraction": [float(x) for x in tg.stance.mean(axis=0)],
+        "config": _jsonable(asdict(cfg)),
+    }
+    clip = MotionClip(
+        q[:, :3],
+        q[:, 3:7],
+        q[:, 7:],
+        cfg.fps,
+        name=human.name,
+        source=human.source,
+        licence=human.licence,
+        meta=meta,
+    ).validate(human.name)
+    return RetargetResult(clip, human, tg, ik_s)
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (_jsonable(v) if isinstance(v, dict) else v) for k, v in d.items()}

@@ -1,0 +1,230 @@
+"""IK targets from human landmarks: scale, ground level, derived body frames, stance locking.
+
+Human positions become robot-scale targets by ``p_robot = s * (p - z_ground) + ankle_height_robot``, with
+``s = robot stature / subject height``: both heights of the ground are measured, the human's from its own
+stance frames and the robot's from its foot geoms, so stance feet land on the floor with no tuned offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mujoco
+import numpy as np
+
+from hgpt_core.rotations import quat_apply
+from hgpt_retarget.ground import StanceConfig, detect_stance, lock_stance_xy
+from hgpt_retarget.ik import g1_model
+from hgpt_retarget.human import LEG_FRACTION, HumanMotion, estimate_height
+from hgpt_retarget.skeleton import SkeletonMapping
+
+SIDES = ("left", "right")
+MAX_SWING_PITCH = 0.4  # [rad] bound on the foot pitch target relative to the flat (stance) foot
+
+
+@dataclass(frozen=True)
+class RobotGeometry:
+    """G1 measurements taken from the MJCF at the zero pose (metres)."""
+
+    body_pos: dict[str, np.ndarray]  # zero-pose world positions, pelvis at the origin
+    leg_length: float  # hip roll link -> knee -> ankle roll link
+    ankle_height: float  # ankle roll link origin above the floor with the sole flat
+    pelvis_from_hip_center: np.ndarray  # (3,) pelvis origin minus hip-roll midpoint, pelvis frame
+    foot_geoms: tuple[tuple[int, ...], tuple[int, ...]]  # collision geom ids of the left and right sole
+
+    @property
+    def stature(self) -> float:
+        """Height [m] of a human with the G1's legs (same :data:`LEG_FRACTION`); ~1.34 vs 1.32 m spec."""
+        return self.leg_length / LEG_FRACTION
+
+    def distance(self, a: str, b: str) -> float:
+        return float(np.linalg.norm(self.body_pos[a] - self.body_pos[b]))
+
+
+@lru_cache(maxsize=1)
+def robot_geometry() -> RobotGeometry:
+    """Measure the shipped G1 model once per process."""
+    m = g1_model()
+    d = mujoco.MjData(m)
+    d.qpos[:] = 0.0
+    d.qpos[3] = 1.0
+    mujoco.mj_kinematics(m, d)
+    pos = {m.body(i).name: d.xpos[i].copy() for i in range(1, m.nbody)}
+    leg = np.mean(
+        [
+            np.linalg.norm(pos[f"{s}_hip_roll_link"] - pos[f"{s}_knee_link"])
+            + np.linalg.norm(pos[f"{s}_knee_link"] - pos[f"{s}_ankle_roll_link"])
+            for s in SIDES
+        ]
+    )
+    feet = tuple(
+        tuple(g for g in range(m.ngeom) if m.geom(g).name.startswith(f"{s}_foot")) for s in SIDES
+    )
+    low = lowest_geom_z(m, d, feet[0])
+    ankle_h = float(d.xpos[m.body("left_ankle_roll_link").id][2] - low)
+    hip_c = 0.5 * (pos["left_hip_roll_link"] + pos["right_hip_roll_link"])
+    return RobotGeometry(pos, float(leg), ankle_h, pos["pelvis"] - hip_c, feet)  # type: ignore[arg-type]
+
+
+def lowest_geom_z(m: mujoco.MjModel, d: mujoco.MjData, geoms: tuple[int, ...]) -> float:
+    """Lowest world z [m] of sphere/capsule geoms after ``mj_kinematics``."""
+    low = np.inf
+    for g in geoms:
+        r, half = m.geom_size[g, 0], m.geom_size[g, 1] if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE else 0.0
+        axis_z = d.geom_xmat[g].reshape(3, 3)[2, 2]
+        low = min(low, d.geom_xpos[g][2] - abs(axis_z) * half - r)
+    return float(low)
+
+
+def frame_quat(lateral: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Quaternion wxyz of the frame with z along ``up`` and y along ``lateral`` (made orthogonal).
+
+    Shape: (T, 3), (T, 3) -> (T, 4). x = y cross z points forward for a left-pointing ``lateral``.
+    """
+    z = up / np.linalg.norm(up, axis=-1, keepdims=True)
+    y = lateral - np.sum(lateral * z, axis=-1, keepdims=True) * z
+    y /= np.linalg.norm(y, axis=-1, keepdims=True)
+    x = np.cross(y, z)
+    mat = np.stack((x, y, z), axis=-1)
+    return mat_to_quat(mat)
+
+
+def mat_to_quat(mat: np.ndarray) -> np.ndarray:
+    """Rotation matrices (T, 3, 3) -> quaternions wxyz (T, 4), w >= 0."""
+    out = np.empty(mat.shape[:-2] + (4,))
+    for i, r in enumerate(mat.reshape(-1, 3, 3)):
+        q = np.empty(4)
+        mujoco.mju_mat2Quat(q, r.ravel())
+        out.reshape(-1, 4)[i] = q if q[0] >= 0 else -q
+    return out
+
+
+def yaw_pitch_quat(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """Quaternion wxyz of yaw about z then pitch about the new y. Shape: (T,), (T,) -> (T, 4)."""
+    cy, sy, cp, sp = np.cos(yaw / 2), np.sin(yaw / 2), np.cos(pitch / 2), np.sin(pitch / 2)
+    return np.stack((cy * cp, -sy * sp, cy * sp, sy * cp), axis=-1)
+
+
+@dataclass
+class TargetSeq:
+    """Per-frame IK targets of one clip (robot scale, world frame).
+
+    Shapes: pos (T, B, 3), quat (T, B, 4) wxyz, pos_cost / ori_cost (T, B), chain_dir (T, B, 3) unit,
+    chain_len (B,), stance (T, 2). ``chain_parent[b]`` is the index of the body a chained target hangs
+    from, or -1.
+    """
+
+    bodies: tuple[str, ...]
+    pos: np.ndarray
+    quat: np.ndarray
+    pos_cost: np.ndarray
+    ori_cost: np.ndarray
+    chain_parent: tuple[int, ...]
+    chain_dir: np.ndarray
+    chain_len: np.ndarray
+    stance: np.ndarray
+    scale: float
+    subject_height: float
+    human_ground_z: float
+    human_scaled: dict[str, np.ndarray]  # landmark -> (T, 3), the human in robot scale (for metrics)
+
+
+def to_robot_scale(p: np.ndarray, scale: float, ground_z: float, ankle_height: float) -> np.ndarray:
+    """Human positions [m] (..., 3) -> robot-scale world positions [m]."""
+    out = scale * np.asarray(p, dtype=np.float64)
+    out[..., 2] = scale * (p[..., 2] - ground_z) + ankle_height
+    return out
+
+
+def body_frames(lm: dict[str, np.ndarray], stance: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Derived orientations (T, 4) of pelvis, torso and both feet from landmarks (any common scale)."""
+    low = lm.get("spine_low", lm["spine_top"])
+    frames = {
+        "pelvis": frame_quat(lm["left_hip"] - lm["right_hip"], low - lm["hip_center"]),
+        "torso_link": frame_quat(lm["left_shoulder"] - lm["right_shoulder"], lm["spine_top"] - low),
+    }
+    for k, side in enumerate(SIDES):
+        f = lm[f"{side}_toe"] - lm[f"{side}_ankle"]
+        # Heading from the sagittal plane of shank and foot (its normal is the ankle's lateral axis): unlike
+        # the ground projection of ankle -> toe it stays defined when the foot points down at toe-off.
+        lateral = np.cross(lm[f"{side}_knee"] - lm[f"{side}_ankle"], f)
+        fwd = np.cross(lateral, np.array([0.0, 0.0, 1.0]))[:, :2]
+        fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+        yaw = np.unwrap(np.arctan2(fwd[:, 1], fwd[:, 0]))
+        pitch = np.arctan2(-f[:, 2], np.sum(f[:, :2] * fwd, axis=-1))
+        # The ankle -> toe slope of a flat foot depends on the skeleton: measure it on stance frames.
+        rest = np.median(pitch[stance[:, k]]) if stance is not None and stance[:, k].sum() >= 3 else 0.0
+        # A rigid robot foot cannot copy a toe-off pitch of the human foot (toes bend): bound it.
+        pitch = np.clip(pitch - rest, -MAX_SWING_PITCH, MAX_SWING_PITCH)
+        if stance is not None:
+            pitch = np.where(stance[:, k], 0.0, pitch)
+        frames[f"{side}_ankle_roll_link"] = yaw_pitch_quat(yaw, pitch)
+    return frames
+
+
+def build_targets(
+    motion: HumanMotion,
+    mapping: SkeletonMapping,
+    subject_height: float | None = None,
+    stance_cfg: StanceConfig = StanceConfig(),
+    swing_foot_orientation: float = 0.3,
+) -> TargetSeq:
+    """All IK targets of a clip; see the module docstring.
+
+    Args:
+        motion: Human motion (metres, z up), already at the IK rate.
+        mapping: Its skeleton mapping (targets and costs).
+        subject_height: Subject height [m]; None estimates it from leg length.
+        stance_cfg: Stance detection thresholds.
+        swing_foot_orientation: Foot orientation cost factor while the foot is in the air.
+    """
+    geo = robot_geometry()
+    lm = motion.landmarks(mapping)
+    height = subject_height or mapping.height_m or estimate_height(motion, mapping)
+    scale = geo.stature / height
+    stance, ground_z = detect_stance((lm["left_ankle"], lm["right_ankle"]), motion.fps, stance_cfg)
+    rs = {k: to_robot_scale(v, scale, ground_z, geo.ankle_height) for k, v in lm.items()}
+    frames = body_frames(lm, stance)
+    t, targets = motion.num_frames, mapping.targets
+    bodies = tuple(x.body for x in targets)
+    pos, quat = np.zeros((t, len(bodies), 3)), np.zeros((t, len(bodies), 4))
+    quat[..., 0] = 1.0
+    pos_cost = np.zeros((t, len(bodies)))
+    ori_cost = np.zeros((t, len(bodies)))
+    chain_dir, chain_len = np.zeros((t, len(bodies), 3)), np.zeros(len(bodies))
+    parents = []
+    for b, tg in enumerate(targets):
+        pos[:, b] = rs[tg.landmark]
+        if tg.body in frames:
+            quat[:, b] = frames[tg.body]
+        pos_cost[:, b], ori_cost[:, b] = tg.position_cost, tg.orientation_cost
+        if tg.body == "pelvis":  # anchored at the hip centre: add the robot's own pelvis offset
+            pos[:, b] += quat_apply(frames["pelvis"], np.broadcast_to(geo.pelvis_from_hip_center, (t, 3)))
+        for k, side in enumerate(SIDES):
+            if tg.body == f"{side}_ankle_roll_link":
+                pos[:, b, :2] = lock_stance_xy(pos[:, b, :2], stance[:, k])
+                pos[:, b, 2] = np.where(stance[:, k], geo.ankle_height, pos[:, b, 2])
+                ori_cost[:, b] *= np.where(stance[:, k], 1.0, swing_foot_orientation)
+        p = -1
+        if tg.chain is not None:
+            p = bodies.index(tg.chain)
+            d = lm[tg.landmark] - lm[targets[p].landmark]
+            chain_dir[:, b] = d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)
+            chain_len[b] = geo.distance(tg.body, tg.chain)
+        parents.append(p)
+    return TargetSeq(
+        bodies,
+        pos,
+        quat,
+        pos_cost,
+        ori_cost,
+        tuple(parents),
+        chain_dir,
+        chain_len,
+        stance,
+        float(scale),
+        float(height),
+        ground_z,
+        rs,
+    )
