@@ -61,24 +61,22 @@ def test_kv_graph_matches_torch_step(tmp_path):
     path = export_onnx(model, meta, tmp_path / "kv.onnx", "kv_step")
     sess = session(path)
     names = [i.name for i in sess.get_inputs()]
-    assert names[:2] == ["token", "pos"] and names[2:6] == [
-        "k_cache_0",
-        "v_cache_0",
-        "k_cache_1",
-        "v_cache_1",
-    ]
+    assert names == ["token", "pos", "k_cache_0", "v_cache_0", "k_cache_1", "v_cache_1"]
+    assert [o.name for o in sess.get_outputs()] == ["action", "k_new", "v_new"]
     x = torch.randn(4, 3 * H, 161)
     k, v = model.empty_cache(4)
-    caches = {f"{kv}_cache_{i}": c[i].numpy() for i in range(2) for kv, c in (("k", k), ("v", v))}
-    assert list(caches) == names[2:] == [o.name.removesuffix("_out") for o in sess.get_outputs()[1:]]
     for t in range(x.shape[1]):
         pos = torch.full((4,), t)
         pos[0] = max(0, t - 5)  # rows at different steps of their episodes
-        a, k, v = model.step(x[:, t], k, v, pos)
+        caches = {f"{kv}_cache_{i}": c[i].numpy().copy() for i in range(2) for kv, c in (("k", k), ("v", v))}
         out = sess.run(None, {"token": x[:, t].numpy(), "pos": pos.numpy(), **caches})
-        np.testing.assert_allclose(out[0], a.detach().numpy(), rtol=0, atol=1e-4)
-        caches = dict(zip(caches, out[1:], strict=True))
-    np.testing.assert_allclose(caches["k_cache_1"], k[1].detach().numpy(), rtol=0, atol=1e-4)
+        with torch.no_grad():
+            a, k_new, _ = model.step_layers(x[:, t], pos, *(torch.from_numpy(c) for c in caches.values()))
+            model.step(x[:, t], k, v, pos)  # advances the torch caches in place
+        np.testing.assert_allclose(out[0], a.numpy(), rtol=0, atol=1e-4)
+        np.testing.assert_allclose(out[1], k_new.numpy(), rtol=0, atol=1e-4)
+        slot = int(pos[1]) % H
+        np.testing.assert_allclose(k[:, 1, :, slot], k_new[1].transpose(0, 1).numpy(), rtol=0, atol=0)
 
 
 def test_metadata_round_trips_exactly(tmp_path):

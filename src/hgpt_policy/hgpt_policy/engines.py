@@ -87,12 +87,25 @@ def ort_providers(backend: str) -> list[str]:
     raise BackendUnavailable(f"backend '{backend}' not one of {BACKENDS}")
 
 
+def write_ring(
+    k_cache: np.ndarray, v_cache: np.ndarray, k_new: np.ndarray, v_new: np.ndarray, pos: np.ndarray
+):
+    """Write the KV graph's new keys/values into ring slot ``pos % H`` of each row, in place.
+
+    Caches (n_layer, B, nh, H, hd); k_new, v_new (B, nh, n_layer, hd); pos (B,) int64.
+    """
+    rows, slots = np.arange(len(pos)), pos % k_cache.shape[3]
+    k_cache[:, rows, :, slots] = k_new.transpose(0, 2, 1, 3)
+    v_cache[:, rows, :, slots] = v_new.transpose(0, 2, 1, 3)
+
+
 class OrtEngine:
     """onnxruntime session (CPU, CUDA or TensorRT provider).
 
-    The KV graph runs through IOBinding with two preallocated cache sets used in turn (step n reads set A
-    and writes set B), bound once, so a step allocates nothing and copies only the token and the action.
-    On CPU the bound OrtValues wrap numpy arrays (``caches[set][k|v]``, shape (n_layer, B, nh, H, hd)).
+    The KV graph runs through an IOBinding made once per batch size: inputs and outputs are OrtValues
+    over preallocated numpy arrays (the caches ``k``, ``v`` of shape (n_layer, B, nh, H, hd) bound layer
+    by layer as views), so a step allocates nothing; the new key/value are then written into the ring
+    in place. With a GPU provider ORT copies the bound host arrays to the device on each run.
     """
 
     def __init__(
@@ -103,55 +116,50 @@ class OrtEngine:
         self.ort, self.graph = ort, graph
         providers = ort_providers(backend)
         self.sess = ort.InferenceSession(str(path), session_options(threads, spinning), providers=providers)
-        self.device = "cpu" if self.sess.get_providers()[0] == "CPUExecutionProvider" else "cuda"
         if graph == "kv_step":
             self.n_layer = (len(self.sess.get_inputs()) - 2) // 2
             self.cache_dims = [
                 int(d) for d in self.sess.get_inputs()[2].shape[1:]
             ]  # k_cache_0: (B, nh, H, hd)
-        self.bindings: list = []
+        self.binding = None
 
     def window(self, tokens: np.ndarray) -> np.ndarray:
         return self.sess.run(["action"], {"tokens": tokens})[0]
 
     def kv_alloc(self, batch: int) -> None:
         ov = self.ort.OrtValue
-        self.token = np.zeros((batch, self.sess.get_inputs()[0].shape[1]), np.float32)
+        inputs, outputs = self.sess.get_inputs(), self.sess.get_outputs()
+        nh, h, hd = self.cache_dims
+        self.token = np.zeros((batch, inputs[0].shape[1]), np.float32)
         self.pos = np.zeros(batch, np.int64)
-        self.action = np.zeros((batch, self.sess.get_outputs()[0].shape[1]), np.float32)
-        shape = (self.n_layer, batch, *self.cache_dims)
-        self.caches = [[np.zeros(shape, np.float32) for _ in "kv"] for _ in range(2)]  # [set][k, v]
-        dev = ("cpu", 0) if self.device == "cpu" else ("cuda", 0)
-        # [set][k, v][layer]; on CPU each OrtValue shares memory with a layer of the numpy array
-        self.cache_values = [
-            [[ov.ortvalue_from_numpy(c[i], *dev) for i in range(self.n_layer)] for c in st]
-            for st in self.caches
-        ]
-        tok, pos, act = (ov.ortvalue_from_numpy(a) for a in (self.token, self.pos, self.action))
-        self.bindings = []
-        for src, dst in ((0, 1), (1, 0)):
-            io = self.sess.io_binding()
-            io.bind_ortvalue_input("token", tok)
-            io.bind_ortvalue_input("pos", pos)
-            io.bind_ortvalue_output("action", act)
-            for i in range(self.n_layer):
-                for j, kv in enumerate("kv"):
-                    io.bind_ortvalue_input(f"{kv}_cache_{i}", self.cache_values[src][j][i])
-                    io.bind_ortvalue_output(f"{kv}_cache_{i}_out", self.cache_values[dst][j][i])
-            self.bindings.append(io)
-        self.turn = 0
+        self.action = np.zeros((batch, outputs[0].shape[1]), np.float32)
+        self.k_new, self.v_new = (np.zeros((batch, nh, self.n_layer, hd), np.float32) for _ in "kv")
+        self.k, self.v = (np.zeros((self.n_layer, batch, nh, h, hd), np.float32) for _ in "kv")
+        self.values = []  # keep the OrtValues (and so the buffers they view) alive with the binding
+        io = self.sess.io_binding()
+        for name, arr, bind in (
+            ("token", self.token, io.bind_ortvalue_input),
+            ("pos", self.pos, io.bind_ortvalue_input),
+            ("action", self.action, io.bind_ortvalue_output),
+            ("k_new", self.k_new, io.bind_ortvalue_output),
+            ("v_new", self.v_new, io.bind_ortvalue_output),
+            *(
+                (f"{kv}_cache_{i}", c[i], io.bind_ortvalue_input)
+                for i in range(self.n_layer)
+                for kv, c in (("k", self.k), ("v", self.v))
+            ),
+        ):
+            self.values.append(ov.ortvalue_from_numpy(arr))
+            bind(name, self.values[-1])
+        self.binding = io
 
     def kv_reset(self, rows: np.ndarray) -> None:
-        for st in range(2):
-            for j in range(2):
-                self.caches[st][j][:, rows] = 0.0
-                if self.device != "cpu":  # device copies: refresh them from the host arrays
-                    for i in range(self.n_layer):
-                        self.cache_values[st][j][i].update_inplace(self.caches[st][j][i])
+        self.k[:, rows] = 0.0
+        self.v[:, rows] = 0.0
 
     def kv_step(self, token: np.ndarray, pos: np.ndarray) -> np.ndarray:
         self.token[...] = token
         self.pos[...] = pos
-        self.sess.run_with_iobinding(self.bindings[self.turn])
-        self.turn ^= 1
+        self.sess.run_with_iobinding(self.binding)
+        write_ring(self.k, self.v, self.k_new, self.v_new, self.pos)
         return self.action.copy()

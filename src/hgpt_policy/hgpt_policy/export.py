@@ -5,8 +5,9 @@ Graphs (ONNX opset >= 17, dynamic batch):
 * ``window``: ``tokens`` (B, T, obs_dim) -> ``action`` (B, act_dim), the last position's action.
   T is dynamic (1..H) for GPT / TCN / single-frame MLP, fixed to H for the stacked-history MLP.
 * ``kv_step`` (GPT only): ``token`` (B, obs_dim), ``pos`` (B,) int64 (step index in the episode), and per
-  layer i ``k_cache_i``, ``v_cache_i`` (B, n_head, H, head_dim) -> ``action`` (B, act_dim) and
-  ``k_cache_i_out``, ``v_cache_i_out`` (the ring buffers with slot ``pos % H`` written).
+  layer i the ring buffers ``k_cache_i``, ``v_cache_i`` (B, n_head, H, head_dim), read only ->
+  ``action`` (B, act_dim), ``k_new``, ``v_new`` (B, n_head, n_layer, head_dim): the token's key/value per
+  layer, which the runtime writes into slot ``pos % H`` (so the graph copies no cache).
 
 ONNX ``metadata_props``: ``hgpt_metadata`` (``PolicyMetadata.to_json()``) and ``hgpt_graph`` (the kind).
 All files are written atomically (temporary file in the same folder, then ``os.replace``).
@@ -111,7 +112,7 @@ def _example_inputs(model: nn.Module, graph: str) -> tuple[tuple[torch.Tensor, .
     caches = [c for kv in zip(k.unbind(0), v.unbind(0), strict=True) for c in kv]
     cache_names = [f"{kv}_cache_{i}" for i in range(cfg.n_layer) for kv in "kv"]
     names_in = ["token", "pos", *cache_names]
-    names_out = ["action", *(f"{n}_out" for n in cache_names)]
+    names_out = ["action", "k_new", "v_new"]
     axes = {n: {0: "batch"} for n in names_in + names_out}
     return (torch.randn(b, cfg.obs_dim), pos, *caches), axes, names_in, names_out
 

@@ -38,37 +38,45 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, cfg: PolicyConfig) -> None:
         super().__init__()
-        self.n_head, self.head_dim = cfg.n_head, cfg.n_embd // cfg.n_head
+        self.n_head, self.head_dim, self.context_len = cfg.n_head, cfg.n_embd // cfg.n_head, cfg.context_len
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor):
-        """x (B, T, C), cos/sin (T, hd), mask (T, T) bool -> (B, T, C)."""
-        b, t, c = x.shape
-        q, k, v = (
-            self.qkv(x).view(b, t, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
-        )  # (B, nh, T, hd)
+    def forward(self, x, cos, sin, mask, last_only: bool = False):
+        """x (B, T, C), cos/sin (T, hd), mask (T, T) bool -> (B, T, C); (B, 1, C) if only the last query."""
+        qkv = self.qkv(x).unflatten(-1, (3, self.n_head, self.head_dim))  # (B, T, 3, nh, hd)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, nh, T, hd)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if last_only:
+            q, mask = q[:, :, -1:], mask[-1:]
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hd)
-        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T or 1, hd)
+        return self.proj(y.transpose(1, 2).flatten(2))
 
-    def step(self, x, rot_q, rot_k, k_cache, v_cache, slot, bias):
-        """One token (the KV graph; written to export to few ONNX ops with no shape arithmetic).
+    def step(self, x, rot_q, rot_k, k_cache, v_cache, bias):
+        """One token (the KV graph; written to export to few ONNX ops and no shape arithmetic).
 
-        x (B, 1, C) (kept 3-D so Linear exports as MatMul, which int8 quantisation handles);
-        rot_q, rot_k (B, 1, hd, hd): RoPE at the token's absolute position as matrices (rot_q includes
-        1/sqrt(hd)); caches (B, nh, H, hd) with keys already rotated; slot (B, nh, 1, hd) int64 holds the
-        ring slot ``pos % H`` to write; bias (B, 1, 1, H) is 0 for filled slots, -inf for empty ones.
+        Args:
+            x: (B, 1, C), kept 3-D so Linear exports as MatMul (which int8 quantisation handles).
+            rot_q, rot_k: RoPE at the token's absolute position as matrices, (B, 1, hd, hd); rot_q
+                includes 1/sqrt(hd).
+            k_cache, v_cache: Ring buffers (B, nh, H, hd) of the previous tokens, keys already rotated.
+                Read only: the caller writes the returned new key/value into slot ``pos % H`` afterwards,
+                so the graph copies no cache.
+            bias: (B, 1, 1, H), 0 for slots holding one of the previous H-1 tokens, -inf otherwise
+                (empty, or slot ``pos % H`` whose token is now H steps old).
+
+        Returns:
+            (B, 1, C) output, new key (B, nh, 1, hd) (rotated), new value (B, nh, 1, hd).
         """
         qkv = self.qkv(x).reshape(-1, 3 * self.n_head, 1, self.head_dim)
-        q, k, v = qkv.split(self.n_head, dim=1)  # (B, nh, 1, hd); constant split sizes, no shape ops
-        k_cache = k_cache.scatter(2, slot, k @ rot_k)  # ScatterElements: copy + one slot, unlike Where
-        v_cache = v_cache.scatter(2, slot, v)
-        att = ((q @ rot_q) @ k_cache.transpose(-1, -2) + bias).softmax(-1)  # (B, nh, 1, H)
-        y = (att @ v_cache).reshape(-1, 1, self.n_head * self.head_dim)
-        return self.proj(y), k_cache, v_cache
+        q, k, v = qkv.split(self.n_head, dim=1)  # (B, nh, 1, hd); constant split sizes
+        q, k = q @ rot_q, k @ rot_k
+        att = torch.cat([q @ k_cache.transpose(-1, -2) + bias, q @ k.transpose(-1, -2)], dim=-1)
+        att_cache, att_new = att.softmax(-1).split([self.context_len, 1], dim=-1)  # (B, nh, 1, H), (.., 1)
+        y = (att_cache @ v_cache + att_new * v).reshape(-1, 1, self.n_head * self.head_dim)
+        return self.proj(y), k, v
 
 
 class Block(nn.Module):
@@ -86,14 +94,16 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, cos, sin, mask):
-        x = x + self.attn(self.ln1(x), cos, sin, mask)
+    def forward(self, x, cos, sin, mask, last_only: bool = False):
+        """(B, T, C) -> (B, T, C), or (B, 1, C): the last position only (the window graph's final block)."""
+        a = self.attn(self.ln1(x), cos, sin, mask, last_only)
+        x = (x[:, -1:] if last_only else x) + a
         return x + self.mlp(self.ln2(x))
 
-    def step(self, x, rot_q, rot_k, k_cache, v_cache, slot, bias):
-        a, k_cache, v_cache = self.attn.step(self.ln1(x), rot_q, rot_k, k_cache, v_cache, slot, bias)
+    def step(self, x, rot_q, rot_k, k_cache, v_cache, bias):
+        a, k, v = self.attn.step(self.ln1(x), rot_q, rot_k, k_cache, v_cache, bias)
         x = x + a
-        return x + self.mlp(self.ln2(x)), k_cache, v_cache
+        return x + self.mlp(self.ln2(x)), k, v
 
 
 class HumanoidGPT(nn.Module):
@@ -134,6 +144,9 @@ class HumanoidGPT(nn.Module):
         ``window`` models need T <= H (one window; use :meth:`rollout` for an episode), ``sliding_kv``
         models take any T and apply the band mask of width H.
         """
+        return self._forward(tokens, last_only=False)
+
+    def _forward(self, tokens: torch.Tensor, last_only: bool) -> torch.Tensor:
         t, h = tokens.shape[1], self.config.context_len
         if self.config.inference == "window" and t > h:
             raise ValueError(f"window model takes at most H={h} tokens, got {t}; use rollout()")
@@ -143,8 +156,8 @@ class HumanoidGPT(nn.Module):
         width = h if self.config.inference == "sliding_kv" else None
         mask = band_causal_mask(t, width, tokens.device)
         x = self.drop(self.embed(self.normalizer(tokens)))
-        for blk in self.blocks:
-            x = blk(x, cos, sin, mask)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, cos, sin, mask, last_only and i == len(self.blocks) - 1)
         return self.head(self.ln_f(x))
 
     def rollout(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -159,8 +172,11 @@ class HumanoidGPT(nn.Module):
         return torch.cat([head, tail], dim=1)
 
     def act_last(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The window graph: tokens (B, T<=H, obs) -> action of the last position (B, act_dim)."""
-        return self(tokens)[:, -1]
+        """The window graph: tokens (B, T<=H, obs) -> action of the last position (B, act_dim).
+
+        Equals ``self(tokens)[:, -1]``; the last block computes its query, MLP and head for the last
+        position only (1/n_layer less work)."""
+        return self._forward(tokens, last_only=True)[:, -1]
 
     def empty_cache(self, batch: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Zeroed (k, v) caches, shape (n_layer, B, n_head, H, head_dim) each."""
@@ -169,37 +185,46 @@ class HumanoidGPT(nn.Module):
         return z, z.clone()
 
     def step(self, token: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, pos: torch.Tensor):
-        """One ``sliding_kv`` step.
+        """One ``sliding_kv`` step; writes the token's key/value into the caches in place.
 
         Args:
             token: Observation token, shape (B, obs_dim).
-            k_cache: Rotated keys, ring buffer, shape (n_layer, B, n_head, H, head_dim).
-            v_cache: Values, same shape.
+            k_cache: Rotated keys, ring buffer, shape (n_layer, B, n_head, H, head_dim); updated in place.
+            v_cache: Values, same shape; updated in place.
             pos: Step index of ``token`` in its episode (0 at reset), int64, shape (B,).
 
         Returns:
-            action (B, act_dim), new k_cache, new v_cache.
+            action (B, act_dim), k_cache, v_cache.
         """
         caches = [c for kv in zip(k_cache.unbind(0), v_cache.unbind(0), strict=True) for c in kv]
-        action, *caches = self.step_layers(token, pos, *caches)
-        return action, torch.stack(caches[0::2]), torch.stack(caches[1::2])
+        action, k_new, v_new = self.step_layers(token, pos, *caches)
+        rows, slots = torch.arange(len(pos), device=pos.device), pos % self.config.context_len
+        k_cache[:, rows, :, slots] = k_new.transpose(1, 2)  # (B, n_layer, nh, hd) per (row, slot)
+        v_cache[:, rows, :, slots] = v_new.transpose(1, 2)
+        return action, k_cache, v_cache
 
     def step_layers(self, token: torch.Tensor, pos: torch.Tensor, *caches: torch.Tensor):
-        """:meth:`step` with per-layer caches ``k_0, v_0, k_1, v_1, ...``, (B, n_head, H, head_dim) each, as
-        the KV graph takes them (no stacking copies). Returns (action, k_0', v_0', ...)."""
+        """The KV graph: :meth:`step` with per-layer caches ``k_0, v_0, k_1, v_1, ...``, (B, n_head, H,
+        head_dim) each (no stacking copies), which it only reads.
+
+        Returns:
+            action (B, act_dim), k_new and v_new (B, n_head, n_layer, head_dim): the token's key (rotated)
+            and value in every layer, for the caller to write into ring slot ``pos % H``.
+        """
         _, nh, h, hd = self.cache_shape
         slots = torch.arange(h, device=token.device)
-        slot = (pos % h).reshape(-1, 1, 1, 1).expand(-1, nh, 1, hd)  # (B, nh, 1, hd)
-        bias = torch.where(slots > pos[:, None], float("-inf"), 0.0)  # (B, H): -inf on empty slots
-        bias = bias[:, None, None, :]  # (B, 1, 1, H)
+        stale = (slots >= pos[:, None]) | (slots == (pos % h)[:, None])  # (B, H): empty or H steps old
+        bias = torch.where(stale, float("-inf"), 0.0)[:, None, None, :]  # (B, 1, 1, H)
         rot_k = self.rope.rotation(pos)[:, None]  # (B, 1, hd, hd)
         rot_q = rot_k * hd**-0.5
         x = self.embed(self.normalizer(token[:, None]))  # (B, 1, C)
-        out = []
+        ks, vs = [], []
         for i, blk in enumerate(self.blocks):
-            x, kc, vc = blk.step(x, rot_q, rot_k, caches[2 * i], caches[2 * i + 1], slot, bias)
-            out += [kc, vc]
-        return self.head(self.ln_f(x)).reshape(-1, self.config.act_dim), *out
+            x, k, v = blk.step(x, rot_q, rot_k, caches[2 * i], caches[2 * i + 1], bias)
+            ks.append(k)
+            vs.append(v)
+        action = self.head(self.ln_f(x)).reshape(-1, self.config.act_dim)
+        return action, torch.cat(ks, dim=2), torch.cat(vs, dim=2)
 
 
 class KVStep(nn.Module):
