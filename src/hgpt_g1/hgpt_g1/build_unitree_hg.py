@@ -36,7 +36,9 @@ def find_source(start: Path | None = None) -> Path:
 
 
 def _fingerprint(src: Path) -> str:
-    h = hashlib.sha256(f"{sys.executable} {sys.version}".encode())
+    h = hashlib.sha256(
+        f"{os.path.realpath(sys.prefix)} {sys.version}".encode()
+    )  # not sys.executable: python vs python3.11
     for f in sorted(p for p in src.rglob("*") if p.is_file() and p.name != "COLCON_IGNORE"):
         h.update(str(f.relative_to(src)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
