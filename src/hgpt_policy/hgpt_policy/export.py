@@ -10,19 +10,18 @@ Graphs (ONNX opset >= 17, dynamic batch):
   layer, which the runtime writes into slot ``pos % H`` (so the graph copies no cache).
 
 ONNX ``metadata_props``: ``hgpt_metadata`` (``PolicyMetadata.to_json()``) and ``hgpt_graph`` (the kind).
-All files are written atomically (temporary file in the same folder, then ``os.replace``).
+All files are written atomically (temporary file in the same folder, then ``os.replace``). int8
+quantisation of these graphs is in :mod:`hgpt_policy.quantize`.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -176,52 +175,3 @@ def read_onnx_metadata(path: str | Path) -> PolicyMetadata:
             f"{path}: no '{METADATA_KEY}' in the ONNX metadata_props; not an hgpt policy"
         )
     return PolicyMetadata.from_json(props[METADATA_KEY])
-
-
-# ---- int8 ----------------------------------------------------------------------------------------------
-
-
-def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) -> Path:
-    """Dynamic int8 quantisation of the MatMul weights (activations quantised per call); keeps metadata."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    src, dst = Path(src), Path(dst)
-    with tempfile.TemporaryDirectory(dir=dst.parent if dst.parent.exists() else None) as tmp:
-        tmp_out = Path(tmp) / dst.name
-        logging.disable(logging.WARNING)  # its "consider pre-processing" notice: our graphs need none
-        try:
-            quantize_dynamic(
-                src,
-                tmp_out,
-                op_types_to_quantize=["MatMul"],
-                per_channel=per_channel,
-                weight_type=QuantType.QInt8,
-            )
-        finally:
-            logging.disable(logging.NOTSET)
-        proto = onnx.load(str(tmp_out))
-    props = read_onnx_props(src)
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props | {"hgpt_quantization": "int8_dynamic"})
-    return atomic_write_bytes(dst, proto.SerializeToString())
-
-
-def quantization_error(
-    fp32: str | Path, int8: str | Path, tokens: np.ndarray, threads: int = 1
-) -> dict[str, float]:
-    """Run both graphs through whole episodes (``Policy.run``, so KV caches accumulate any error) and
-    compare actions. Tokens: (B, T, obs_dim).
-
-    Returns max_abs and mean_abs [action units], and rel = mean_abs / mean |fp32 action|.
-    """
-    from hgpt_policy.runtime import Policy
-
-    ref, q = (
-        Policy.load(p, "onnxruntime", threads=threads).run(tokens).astype(np.float64) for p in (fp32, int8)
-    )
-    err = np.abs(q - ref)
-    return {
-        "max_abs": float(err.max()),
-        "mean_abs": float(err.mean()),
-        "rel": float(err.mean() / max(np.abs(ref).mean(), 1e-12)),
-    }
