@@ -104,6 +104,7 @@ class TrackingEnv:
         self.rng = np.random.default_rng(cfg.seed)
         self.obs_terms = terms_from_layout(self.meta.obs_terms)
         self.priv_terms = privileged_obs_terms(len(motions.keypoint_names))
+        self._obs_is_priv_prefix = self.priv_terms[: len(self.obs_terms)] == self.obs_terms
         self.weights = keypoint_weights(motions.keypoint_names, cfg.reward)
         self.fall = FallDetector(motions.keypoint_names, cfg.fall)
         self.pushes = PushSchedule(n, cfg.dr, cfg.control_dt)
@@ -246,9 +247,13 @@ class TrackingEnv:
     def observe(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(deployable obs (N, D), privileged obs (N, Dp) or None), from the reference one step ahead."""
         inp = obs_input(self.state, self.reference(1), self.last_action, self.default_pose)
-        obs = self._torch(build_obs(inp, self.obs_terms))
-        priv = self._torch(build_obs(inp, self.priv_terms)) if self.cfg.privileged_obs else None
-        return obs, priv
+        if not self.cfg.privileged_obs:
+            return self._torch(build_obs(inp, self.obs_terms)), None
+        priv = build_obs(inp, self.priv_terms)
+        # The privileged layout starts with the deployable token: slice it instead of building it twice.
+        d = sum(t.size for t in self.obs_terms)
+        obs = priv[:, :d] if self._obs_is_priv_prefix else build_obs(inp, self.obs_terms)
+        return self._torch(obs), self._torch(priv)
 
     def _torch(self, x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x)).to(self.cfg.device)
