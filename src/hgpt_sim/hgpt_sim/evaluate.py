@@ -27,6 +27,7 @@ from hgpt_sim.metrics import METRICS, step_errors
 from hgpt_sim.randomization import DRConfig
 from hgpt_sim.references import MotionBank
 from hgpt_sim.report import write_plots, write_tables
+from hgpt_sim.rewards import FallConfig
 
 DEFAULT_CLIPS = (
     "lafan1/walk1_subject1.csv",
@@ -54,6 +55,8 @@ class EvalConfig:
     """Table 1 randomisation (no terrain) in every run."""
     max_seconds: float | None = None
     """Score at most this much of each clip [s] (None: whole clip)."""
+    fall: FallConfig = field(default_factory=FallConfig)
+    """Fall rule that stops scoring (default: the peers' thresholds)."""
     workers: int = 2
     """Processes running clips in parallel."""
     out_dir: Path = Path("outputs/eval")
@@ -117,6 +120,7 @@ def run_clip(
     dr: bool = False,
     max_seconds: float | None = None,
     record: bool = False,
+    fall: FallConfig | None = None,
 ) -> RunResult:
     """Track one clip from its first frame until its end or the fall; errors per scored step."""
     t0 = time.perf_counter()
@@ -134,6 +138,7 @@ def run_clip(
         seed=seed,
         auto_reset=False,
         privileged_obs=False,
+        fall=fall or FallConfig(),
         dr=DRConfig.paper() if dr else DRConfig(),
     )
     env = TrackingEnv(cfg, bank, actuation=adapter.actuation)
@@ -171,8 +176,8 @@ def run_clip(
 
 
 def _task(args: tuple) -> RunResult:
-    spec, clip, seed, dr, max_seconds, record = args
-    return run_clip(make_adapter(spec), resolve_clip(clip), seed, dr, max_seconds, record)
+    spec, clip, seed, dr, max_seconds, record, fall = args
+    return run_clip(make_adapter(spec), resolve_clip(clip), seed, dr, max_seconds, record, fall)
 
 
 def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
@@ -182,7 +187,7 @@ def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
     if video_stem is not None and video_stem not in [p.stem for p in paths]:
         raise ValueError(f"video_clip '{video_stem}' is not among the clips {[p.stem for p in paths]}")
     tasks = [
-        (cfg.policy, str(p), s, cfg.dr, cfg.max_seconds, p.stem == video_stem and s == cfg.seeds[0])
+        (cfg.policy, str(p), s, cfg.dr, cfg.max_seconds, p.stem == video_stem and s == cfg.seeds[0], cfg.fall)
         for p in paths
         for s in cfg.seeds
     ]
