@@ -108,3 +108,11 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate ``x`` (..., head_dim) by the angles whose cos/sin broadcast against it."""
     return x * cos + rotate_half(x) * sin
+
+
+def rope_rotate(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rot_half: torch.Tensor
+) -> torch.Tensor:
+    """:func:`apply_rope` with rotate_half as a product with the constant ``RotaryEmbedding.rot_half``:
+    one MatMul in the exported graph instead of slice/slice/negate/concat."""
+    return x * cos + (x @ rot_half) * sin

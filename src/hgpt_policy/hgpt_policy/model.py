@@ -22,7 +22,7 @@ from torch import nn
 
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_policy.config import PolicyConfig
-from hgpt_policy.layers import ObsNormalizer, RotaryEmbedding, apply_rope
+from hgpt_policy.layers import ObsNormalizer, RotaryEmbedding, rope_rotate
 
 
 def band_causal_mask(t: int, width: int | None, device: torch.device | None = None) -> torch.Tensor:
@@ -43,15 +43,20 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x, cos, sin, mask, last_only: bool = False):
-        """x (B, T, C), cos/sin (T, hd), mask (T, T) bool -> (B, T, C); (B, 1, C) if only the last query."""
-        qkv = self.qkv(x).unflatten(-1, (3, self.n_head, self.head_dim))  # (B, T, 3, nh, hd)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, nh, T, hd)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    def forward(self, x, rope, bias, last_only: bool = False):
+        """x (B, T, C), rope = (cos (T, hd), sin (T, hd), rot_half (hd, hd)), bias (T, T) additive mask
+        (0 / -inf) -> (B, T, C), or (B, 1, C) for the last query only (the window graph's final block)."""
+        qkv = self.qkv(x).unflatten(-1, (3 * self.n_head, self.head_dim)).transpose(1, 2)  # (B, 3nh, T, hd)
+        qk, v = qkv.split([2 * self.n_head, self.n_head], dim=1)
+        q, k = rope_rotate(qk, *rope).split(self.n_head, dim=1)  # (B, nh, T, hd) each
         if last_only:
-            q, mask = q[:, :, -1:], mask[-1:]
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T or 1, hd)
+            q, bias = q[:, :, -1:], bias[-1:]
+        if torch.onnx.is_in_onnx_export():  # plain ops: the SDPA export adds shape/NaN handling per layer
+            att = (q @ k.transpose(-1, -2) * self.head_dim**-0.5 + bias).softmax(-1)
+            y = att @ v
+        else:
+            p = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)  # (B, nh, T or 1, hd)
         return self.proj(y.transpose(1, 2).flatten(2))
 
     def step(self, x, rot_q, rot_k, k_cache, v_cache, bias):
@@ -94,9 +99,9 @@ class Block(nn.Module):
             nn.Dropout(cfg.dropout),
         )
 
-    def forward(self, x, cos, sin, mask, last_only: bool = False):
+    def forward(self, x, rope, bias, last_only: bool = False):
         """(B, T, C) -> (B, T, C), or (B, 1, C): the last position only (the window graph's final block)."""
-        a = self.attn(self.ln1(x), cos, sin, mask, last_only)
+        a = self.attn(self.ln1(x), rope, bias, last_only)
         x = (x[:, -1:] if last_only else x) + a
         return x + self.mlp(self.ln2(x))
 
@@ -152,12 +157,12 @@ class HumanoidGPT(nn.Module):
             raise ValueError(f"window model takes at most H={h} tokens, got {t}; use rollout()")
         if t > self.rope.radix:
             raise ValueError(f"sequence of {t} tokens exceeds the RoPE table ({self.rope.radix})")
-        cos, sin = self.rope.first(t)
+        rope = (*self.rope.first(t), self.rope.rot_half)
         width = h if self.config.inference == "sliding_kv" else None
-        mask = band_causal_mask(t, width, tokens.device)
+        bias = torch.where(band_causal_mask(t, width, tokens.device), 0.0, float("-inf"))  # (T, T)
         x = self.drop(self.embed(self.normalizer(tokens)))
         for i, blk in enumerate(self.blocks):
-            x = blk(x, cos, sin, mask, last_only and i == len(self.blocks) - 1)
+            x = blk(x, rope, bias, last_only and i == len(self.blocks) - 1)
         return self.head(self.ln_f(x))
 
     def rollout(self, tokens: torch.Tensor) -> torch.Tensor:
