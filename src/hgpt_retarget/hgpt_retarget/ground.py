@@ -75,6 +75,29 @@ def detect_stance(
     return stance, level
 
 
+def stance_weight(stance: np.ndarray, frames: int = 5) -> np.ndarray:
+    """Stance flags (T, K) smoothed into weights in [0, 1] that ramp over ``frames`` at each switch."""
+    if frames <= 1 or len(stance) < frames:
+        return stance.astype(np.float64)
+    k = np.ones(frames) / frames
+    pad = (frames // 2, frames - 1 - frames // 2)
+    cols = [np.convolve(np.pad(c.astype(np.float64), pad, mode="edge"), k, mode="valid") for c in stance.T]
+    return np.stack(cols, axis=1)
+
+
+def lowpass(x: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase 2nd-order Butterworth low-pass along axis 0 (mocap practice: 6-10 Hz).
+
+    Returns ``x`` unchanged when the cutoff is at or above Nyquist or the clip is too short to filter.
+    """
+    if cutoff_hz <= 0 or cutoff_hz >= 0.5 * fps or len(x) <= 12:
+        return x
+    from scipy.signal import butter, filtfilt
+
+    b, a = butter(2, cutoff_hz / (0.5 * fps))
+    return filtfilt(b, a, x, axis=0)
+
+
 def lock_stance_xy(xy: np.ndarray, stance: np.ndarray, blend_frames: int = 5) -> np.ndarray:
     """Hold a foot's horizontal target at its mean over each stance run, blending out after the run.
 

@@ -170,7 +170,9 @@ def _read_arrays(
         data = torch.load(path, map_location="cpu", weights_only=True).detach().numpy()
         c0, n = int(mapping.extra.get("column_start", 162)), len(mapping.joints)
         if data.ndim != 2 or data.shape[1] < c0 + 3 * n:
-            raise MotionFormatError(f"{path}: expected (T, >= {c0 + 3 * n}) InterMimic rows, got {data.shape}")
+            raise MotionFormatError(
+                f"{path}: expected (T, >= {c0 + 3 * n}) InterMimic rows, got {data.shape}"
+            )
         heights = path.parent.parent / "height_dict.pkl"
         subject = path.stem.split("_")[0]
         if heights.is_file():  # trusted source folder (holosoma demo data)
@@ -246,7 +248,9 @@ def load_human(
         raise MotionFormatError(f"{path}: positions shape {pos.shape}, need (T >= 2, {len(names)}, 3)")
     rate = fps or file_fps or skeleton.fps
     if rate is None:
-        raise MotionFormatError(f"{path}: the file stores no fps and skeleton '{skeleton.name}' has none; pass fps")
+        raise MotionFormatError(
+            f"{path}: the file stores no fps and skeleton '{skeleton.name}' has none; pass fps"
+        )
     pos, filled = fill_nan_gaps(pos, float(rate), str(path))
     if fmt != "positions_npz":  # the generic npz is metres, z up (as HumanPose), whatever the skeleton
         pos = (pos * skeleton.units_m) @ skeleton.up_to_z.T

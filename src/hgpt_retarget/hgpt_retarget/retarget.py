@@ -29,6 +29,8 @@ class RetargetConfig:
     """Correct the root height per frame so stance soles touch the floor and none goes below it."""
     swing_foot_orientation: float = 0.3
     """Foot orientation cost factor while the foot is in the air."""
+    smooth_hz: float = 8.0
+    """Zero-phase low-pass cutoff applied to the human landmarks [Hz] (0 = off)."""
     ik: IKConfig = field(default_factory=IKConfig)
     stance: StanceConfig = field(default_factory=StanceConfig)
 
@@ -87,7 +89,6 @@ def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float) -> np.ndarray:
             tg.chain_len,
             dt,
             iterations=ik.cfg.init_iterations if first else None,
-            velocity_limit=not first,
         )
     return q
 
@@ -100,7 +101,9 @@ def retarget_motion(
     Steps: resample -> targets (scale, ground, stance locking) -> IK per frame -> root height fix.
     """
     human = motion.resample(cfg.fps)
-    tg = build_targets(human, mapping, cfg.subject_height, cfg.stance, cfg.swing_foot_orientation)
+    tg = build_targets(
+        human, mapping, cfg.subject_height, cfg.stance, cfg.swing_foot_orientation, cfg.smooth_hz
+    )
     ik = _solver(tg.bodies, cfg.ik)
     t0 = time.perf_counter()
     q = solve_sequence(ik, tg, cfg.fps)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -103,7 +103,8 @@ class SkeletonMapping:
         missing = sorted({j for js in self.landmarks.values() for j in js if j not in pos})
         if missing:
             raise SkeletonError(
-                f"skeleton '{self.name}': joints {missing} missing from the motion; it has {list(joint_names)}"
+                f"skeleton '{self.name}': joints {missing} missing from the motion; "
+                f"it has {list(joint_names)}"
             )
         return {k: np.array([pos[j] for j in js]) for k, js in self.landmarks.items()}
 
@@ -162,14 +163,18 @@ def parse_mapping(data: dict, origin: str) -> SkeletonMapping:
         try:
             t = Target(body=body, **spec)
         except TypeError as exc:
-            raise SkeletonError(f"{origin}: target {body}: {exc}; fields: {list(Target.__annotations__)}") from exc
+            raise SkeletonError(
+                f"{origin}: target {body}: {exc}; fields: {list(Target.__annotations__)}"
+            ) from exc
         if t.landmark not in landmarks and t.landmark not in DERIVED_LANDMARKS:
             raise SkeletonError(
                 f"{origin}: target {body} uses landmark {t.landmark!r}, which is not mapped; mapped: "
                 f"{sorted(landmarks) + list(DERIVED_LANDMARKS)}"
             )
         if t.orientation_cost > 0 and body not in ORIENTED_BODIES:
-            raise SkeletonError(f"{origin}: target {body} has an orientation cost; only {ORIENTED_BODIES} may")
+            raise SkeletonError(
+                f"{origin}: target {body} has an orientation cost; only {ORIENTED_BODIES} may"
+            )
         if t.position_cost < 0 or t.orientation_cost < 0:
             raise SkeletonError(f"{origin}: target {body} has a negative cost")
         targets.append(t)
@@ -204,7 +209,7 @@ def load_mapping_file(path: str | os.PathLike) -> SkeletonMapping:
     return parse_mapping(data, str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_skeleton(name: str) -> SkeletonMapping:
     """A shipped mapping by name, or a mapping file by path.
 

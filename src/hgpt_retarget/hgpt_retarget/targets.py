@@ -14,9 +14,9 @@ import mujoco
 import numpy as np
 
 from hgpt_core.rotations import quat_apply
-from hgpt_retarget.ground import StanceConfig, detect_stance, lock_stance_xy
-from hgpt_retarget.ik import g1_model
+from hgpt_retarget.ground import StanceConfig, detect_stance, lock_stance_xy, lowpass, stance_weight
 from hgpt_retarget.human import LEG_FRACTION, HumanMotion, estimate_height
+from hgpt_retarget.ik import g1_model
 from hgpt_retarget.skeleton import SkeletonMapping
 
 SIDES = ("left", "right")
@@ -58,9 +58,7 @@ def robot_geometry() -> RobotGeometry:
             for s in SIDES
         ]
     )
-    feet = tuple(
-        tuple(g for g in range(m.ngeom) if m.geom(g).name.startswith(f"{s}_foot")) for s in SIDES
-    )
+    feet = tuple(tuple(g for g in range(m.ngeom) if m.geom(g).name.startswith(f"{s}_foot")) for s in SIDES)
     low = lowest_geom_z(m, d, feet[0])
     ankle_h = float(d.xpos[m.body("left_ankle_roll_link").id][2] - low)
     hip_c = 0.5 * (pos["left_hip_roll_link"] + pos["right_hip_roll_link"])
@@ -71,7 +69,10 @@ def lowest_geom_z(m: mujoco.MjModel, d: mujoco.MjData, geoms: tuple[int, ...]) -
     """Lowest world z [m] of sphere/capsule geoms after ``mj_kinematics``."""
     low = np.inf
     for g in geoms:
-        r, half = m.geom_size[g, 0], m.geom_size[g, 1] if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE else 0.0
+        r, half = (
+            m.geom_size[g, 0],
+            m.geom_size[g, 1] if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE else 0.0,
+        )
         axis_z = d.geom_xmat[g].reshape(3, 3)[2, 2]
         low = min(low, d.geom_xpos[g][2] - abs(axis_z) * half - r)
     return float(low)
@@ -137,8 +138,14 @@ def to_robot_scale(p: np.ndarray, scale: float, ground_z: float, ankle_height: f
     return out
 
 
-def body_frames(lm: dict[str, np.ndarray], stance: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Derived orientations (T, 4) of pelvis, torso and both feet from landmarks (any common scale)."""
+def body_frames(
+    lm: dict[str, np.ndarray], stance: np.ndarray | None, stance_w: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Derived orientations (T, 4) of pelvis, torso and both feet from landmarks (any common scale).
+
+    With ``stance`` (T, 2) the foot pitch is measured against its stance value and blended to flat by
+    the stance weights ``stance_w`` (T, 2) (default: the flags themselves).
+    """
     low = lm.get("spine_low", lm["spine_top"])
     frames = {
         "pelvis": frame_quat(lm["left_hip"] - lm["right_hip"], low - lm["hip_center"]),
@@ -158,17 +165,37 @@ def body_frames(lm: dict[str, np.ndarray], stance: np.ndarray | None) -> dict[st
         # A rigid robot foot cannot copy a toe-off pitch of the human foot (toes bend): bound it.
         pitch = np.clip(pitch - rest, -MAX_SWING_PITCH, MAX_SWING_PITCH)
         if stance is not None:
-            pitch = np.where(stance[:, k], 0.0, pitch)
+            w = stance[:, k].astype(np.float64) if stance_w is None else stance_w[:, k]
+            pitch = (1.0 - w) * pitch
         frames[f"{side}_ankle_roll_link"] = yaw_pitch_quat(yaw, pitch)
     return frames
+
+
+def widen_legs(rs: dict[str, np.ndarray], pelvis_quat: np.ndarray, geo: RobotGeometry) -> None:
+    """Shift each leg's knee, ankle and toe targets sideways by the robot-minus-human hip half-width.
+
+    The G1's hips are wider than a scaled human's; without this the feet are pulled towards the midline
+    and the legs cross. The shift is along the pelvis's horizontal lateral axis. Edits ``rs`` in place.
+    """
+    half_robot = 0.5 * np.linalg.norm(
+        geo.body_pos["left_hip_roll_link"] - geo.body_pos["right_hip_roll_link"]
+    )
+    half_human = 0.5 * np.median(np.linalg.norm(rs["left_hip"] - rs["right_hip"], axis=-1))
+    lateral = quat_apply(pelvis_quat, np.array([0.0, 1.0, 0.0]))
+    lateral[:, 2] = 0.0
+    lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-9)
+    for sign, side in ((1.0, "left"), (-1.0, "right")):
+        for part in ("hip", "knee", "ankle", "toe"):
+            rs[f"{side}_{part}"] = rs[f"{side}_{part}"] + sign * (half_robot - half_human) * lateral
 
 
 def build_targets(
     motion: HumanMotion,
     mapping: SkeletonMapping,
     subject_height: float | None = None,
-    stance_cfg: StanceConfig = StanceConfig(),
+    stance_cfg: StanceConfig | None = None,
     swing_foot_orientation: float = 0.3,
+    smooth_hz: float = 8.0,
 ) -> TargetSeq:
     """All IK targets of a clip; see the module docstring.
 
@@ -178,14 +205,20 @@ def build_targets(
         subject_height: Subject height [m]; None estimates it from leg length.
         stance_cfg: Stance detection thresholds.
         swing_foot_orientation: Foot orientation cost factor while the foot is in the air.
+        smooth_hz: Zero-phase low-pass cutoff on the landmarks [Hz] (0 = off).
     """
     geo = robot_geometry()
-    lm = motion.landmarks(mapping)
+    lm = {k: lowpass(v, motion.fps, smooth_hz) for k, v in motion.landmarks(mapping).items()}
     height = subject_height or mapping.height_m or estimate_height(motion, mapping)
     scale = geo.stature / height
-    stance, ground_z = detect_stance((lm["left_ankle"], lm["right_ankle"]), motion.fps, stance_cfg)
+    stance, ground_z = detect_stance(
+        (lm["left_ankle"], lm["right_ankle"]), motion.fps, stance_cfg or StanceConfig()
+    )
     rs = {k: to_robot_scale(v, scale, ground_z, geo.ankle_height) for k, v in lm.items()}
-    frames = body_frames(lm, stance)
+    stance_w = stance_weight(stance)
+    frames = body_frames(lm, stance, stance_w)
+    human_scaled = dict(rs)
+    widen_legs(rs, frames["pelvis"], geo)
     t, targets = motion.num_frames, mapping.targets
     bodies = tuple(x.body for x in targets)
     pos, quat = np.zeros((t, len(bodies), 3)), np.zeros((t, len(bodies), 4))
@@ -204,8 +237,9 @@ def build_targets(
         for k, side in enumerate(SIDES):
             if tg.body == f"{side}_ankle_roll_link":
                 pos[:, b, :2] = lock_stance_xy(pos[:, b, :2], stance[:, k])
-                pos[:, b, 2] = np.where(stance[:, k], geo.ankle_height, pos[:, b, 2])
-                ori_cost[:, b] *= np.where(stance[:, k], 1.0, swing_foot_orientation)
+                w = stance_w[:, k]
+                pos[:, b, 2] = w * geo.ankle_height + (1.0 - w) * pos[:, b, 2]
+                ori_cost[:, b] *= w + (1.0 - w) * swing_foot_orientation
         p = -1
         if tg.chain is not None:
             p = bodies.index(tg.chain)
@@ -226,5 +260,5 @@ def build_targets(
         float(scale),
         float(height),
         ground_z,
-        rs,
+        human_scaled,
     )
