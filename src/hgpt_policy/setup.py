@@ -17,5 +17,5 @@ setup(
     description="Causal Transformer tracking policy runtime (KV cache, ONNX export) and baselines.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["policy_node = hgpt_policy.policy_node:main"]},
 )

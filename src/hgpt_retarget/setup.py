@@ -17,5 +17,5 @@ setup(
     description="Human motion-capture to G1 retargeting (IK) and the reference player; core + retarget_node.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["reference_player = hgpt_retarget.reference_player_node:main"]},
 )
