@@ -171,3 +171,25 @@ def test_non_unit_quaternion_rejected():
     clip = MotionClip(np.zeros((5, 3)), np.tile([2.0, 0, 0, 0], (5, 1)), np.zeros((5, 29)), 50)
     with pytest.raises(MotionFormatError, match="not unit"):
         clip.validate()
+
+
+def test_bundled_clips_load_without_shared_data():
+    from hgpt_core.datasets import bundled_clip_path
+
+    clip = load_clip(bundled_clip_path("gmt_basic_walk"))
+    assert clip.fps == 50 and clip.licence == "Apache-2.0" and clip.num_frames > 1000
+    assert clip_sanity(clip).feet_on_floor
+    with pytest.raises(FileNotFoundError, match="gmt_squat"):
+        bundled_clip_path("nope")
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from hgpt_core.motion import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "f.bin", b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "f.bin").stat().st_mode) == 0o666 & ~umask

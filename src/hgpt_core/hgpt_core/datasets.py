@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from hgpt_core.formats import load_clip
@@ -48,6 +49,15 @@ G1_SOURCES: tuple[MotionSource, ...] = (
     ),
 )
 SOURCES_BY_NAME = {s.name: s for s in G1_SOURCES}
+
+
+def bundled_clip_path(name: str = "gmt_basic_walk") -> Path:
+    """A G1 clip shipped with hgpt_core (Apache-2.0, see assets/motions/README.md)."""
+    path = Path(str(resources.files("hgpt_core") / "assets" / "motions" / f"{name}.clip.npz"))
+    if not path.is_file():
+        names = sorted(p.name.removesuffix(".clip.npz") for p in path.parent.glob("*.clip.npz"))
+        raise FileNotFoundError(f"no bundled clip '{name}'; bundled: {names}")
+    return path
 
 
 def shared_data_dir() -> Path | None:
