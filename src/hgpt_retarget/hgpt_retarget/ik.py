@@ -164,9 +164,9 @@ class G1IK:
                 placed[b] = anchor + chain_len[b] * chain_dir[b]
             if pos_cost[b] <= 0 and ori_cost[b] <= 0:
                 continue
-            if first:
-                task.set_position_cost(pos_cost[b])
-                task.set_orientation_cost(ori_cost[b])
+            if first:  # costs were validated (>= 0) when the mapping was parsed: write them directly
+                task.cost[:3] = pos_cost[b]
+                task.cost[3:] = ori_cost[b]
             if first or chained:
                 wxyz = quat[b] if ori_cost[b] > 0 else self._identity_wxyz
                 task.transform_target_to_world = mink.SE3(np.concatenate((wxyz, placed[b])))

@@ -65,17 +65,19 @@ def robot_geometry() -> RobotGeometry:
     return RobotGeometry(pos, float(leg), ankle_h, pos["pelvis"] - hip_c, feet)  # type: ignore[arg-type]
 
 
+def foot_geoms(m: mujoco.MjModel) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Ids of the left and right sole collision geoms in ``m`` (ids differ between model variants)."""
+    return tuple(  # type: ignore[return-value]
+        tuple(g for g in range(m.ngeom) if m.geom(g).name.startswith(f"{s}_foot")) for s in SIDES
+    )
+
+
 def lowest_geom_z(m: mujoco.MjModel, d: mujoco.MjData, geoms: tuple[int, ...]) -> float:
     """Lowest world z [m] of sphere/capsule geoms after ``mj_kinematics``."""
-    low = np.inf
-    for g in geoms:
-        r, half = (
-            m.geom_size[g, 0],
-            m.geom_size[g, 1] if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE else 0.0,
-        )
-        axis_z = d.geom_xmat[g].reshape(3, 3)[2, 2]
-        low = min(low, d.geom_xpos[g][2] - abs(axis_z) * half - r)
-    return float(low)
+    g = np.asarray(geoms)
+    half = np.where(m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE, m.geom_size[g, 1], 0.0)
+    axis_z = np.abs(d.geom_xmat[g, 8])  # z component of each geom's z axis
+    return float(np.min(d.geom_xpos[g, 2] - axis_z * half - m.geom_size[g, 0]))
 
 
 def frame_quat(lateral: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -139,12 +141,16 @@ def to_robot_scale(p: np.ndarray, scale: float, ground_z: float, ankle_height: f
 
 
 def body_frames(
-    lm: dict[str, np.ndarray], stance: np.ndarray | None, stance_w: np.ndarray | None = None
+    lm: dict[str, np.ndarray],
+    stance: np.ndarray | None,
+    stance_w: np.ndarray | None = None,
+    rest_pitch: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Derived orientations (T, 4) of pelvis, torso and both feet from landmarks (any common scale).
 
     With ``stance`` (T, 2) the foot pitch is measured against its stance value and blended to flat by
-    the stance weights ``stance_w`` (T, 2) (default: the flags themselves).
+    the stance weights ``stance_w`` (T, 2) (default: the flags themselves). ``rest_pitch`` (2,) [rad]
+    gives the stance pitch directly (the live retargeter's running estimate).
     """
     low = lm.get("spine_low", lm["spine_top"])
     frames = {
@@ -161,7 +167,12 @@ def body_frames(
         yaw = np.unwrap(np.arctan2(fwd[:, 1], fwd[:, 0]))
         pitch = np.arctan2(-f[:, 2], np.sum(f[:, :2] * fwd, axis=-1))
         # The ankle -> toe slope of a flat foot depends on the skeleton: measure it on stance frames.
-        rest = np.median(pitch[stance[:, k]]) if stance is not None and stance[:, k].sum() >= 3 else 0.0
+        if rest_pitch is not None:
+            rest = rest_pitch[k]
+        elif stance is not None and stance[:, k].sum() >= 3:
+            rest = np.median(pitch[stance[:, k]])
+        else:
+            rest = 0.0
         # A rigid robot foot cannot copy a toe-off pitch of the human foot (toes bend): bound it.
         pitch = np.clip(pitch - rest, -MAX_SWING_PITCH, MAX_SWING_PITCH)
         if stance is not None:
@@ -171,22 +182,27 @@ def body_frames(
     return frames
 
 
-def widen_legs(rs: dict[str, np.ndarray], pelvis_quat: np.ndarray, geo: RobotGeometry) -> None:
+def widen_legs(
+    rs: dict[str, np.ndarray], pelvis_quat: np.ndarray, geo: RobotGeometry, half_human: float | None = None
+) -> float:
     """Shift each leg's knee, ankle and toe targets sideways by the robot-minus-human hip half-width.
 
     The G1's hips are wider than a scaled human's; without this the feet are pulled towards the midline
-    and the legs cross. The shift is along the pelvis's horizontal lateral axis. Edits ``rs`` in place.
+    and the legs cross. The shift is along the pelvis's horizontal lateral axis. Edits ``rs`` in place;
+    returns the human half-width used (median over frames unless given).
     """
     half_robot = 0.5 * np.linalg.norm(
         geo.body_pos["left_hip_roll_link"] - geo.body_pos["right_hip_roll_link"]
     )
-    half_human = 0.5 * np.median(np.linalg.norm(rs["left_hip"] - rs["right_hip"], axis=-1))
+    if half_human is None:
+        half_human = 0.5 * float(np.median(np.linalg.norm(rs["left_hip"] - rs["right_hip"], axis=-1)))
     lateral = quat_apply(pelvis_quat, np.array([0.0, 1.0, 0.0]))
     lateral[:, 2] = 0.0
     lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-9)
     for sign, side in ((1.0, "left"), (-1.0, "right")):
         for part in ("hip", "knee", "ankle", "toe"):
             rs[f"{side}_{part}"] = rs[f"{side}_{part}"] + sign * (half_robot - half_human) * lateral
+    return half_human
 
 
 def build_targets(
