@@ -6,6 +6,7 @@ from g1_samples import DEFAULT, N, sample
 
 from hgpt_core.g1 import G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_g1.lowlevel import lowcmd_struct
 from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import MotorCommand, SafetyConfig
 from hgpt_g1.sim_robot import G1LowLevelSim, SimRobotConfig
@@ -46,17 +47,19 @@ def test_disabled_motors_give_no_torque():
 
 def test_robot_checks_crc_and_mode_machine_before_applying():
     sim = G1LowLevelSim()
-    zeros35 = (np.zeros(35, dtype=np.uint32), np.zeros(4, dtype=np.uint32))
     good = command(DEFAULT, G1Spec().kp, G1Spec().kd)
-    assert sim.receive(good, *zeros35, good.crc()) == ""
+    assert sim.receive(lowcmd_struct(good)) == ""
     assert sim.stats.applied == 1 and sim.stats.last_kp_max > 0
-    assert sim.receive(good, *zeros35, good.crc() ^ 1) == "bad CRC"
+    corrupt = bytearray(lowcmd_struct(good))
+    corrupt[20] ^= 0x01
+    assert sim.receive(bytes(corrupt)) == "bad CRC"
     other = command(DEFAULT, G1Spec().kp, G1Spec().kd, mode_machine=4)
-    assert "mode_machine 4 != 5" in sim.receive(other, *zeros35, other.crc())
+    assert "mode_machine 4 != 5" in sim.receive(lowcmd_struct(other))
+    assert "bytes" in sim.receive(b"\0" * 100)
     assert (sim.stats.received, sim.stats.applied, sim.stats.crc_errors, sim.stats.mode_machine_errors) == (
-        3,
+        4,
         1,
-        1,
+        2,
         1,
     )
 

@@ -1,22 +1,23 @@
 """numpy <-> messages for the G1 bridge and the simulated robot.
 
-unitree_hg messages are handled duck-typed (any object with their fields), so this module imports without
-unitree_ros2; :func:`import_unitree_hg` loads the real types with a clear message when they are missing.
-hgpt_msgs quaternions are x, y, z, w fields; unitree_hg's IMU quaternion is the array (w, x, y, z).
+unitree_hg LowState/LowCmd travel as serialized bytes (``raw=True`` subscriptions, bytes published):
+:mod:`hgpt_g1.cdr` maps them to their C structs and :mod:`hgpt_g1.lowlevel` to arrays, so this module
+imports without unitree_ros2; :func:`import_unitree_hg` loads the types (needed for the topics' type
+support) with a clear message when they are missing. hgpt_msgs quaternions are x, y, z, w fields;
+unitree_hg's IMU quaternion is the array (w, x, y, z).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from hgpt_core.g1 import G1_JOINT_NAMES
-from hgpt_g1.crc import LOWSTATE_DTYPE, NUM_MOTOR_SLOTS, crc32_words, pack_lowstate_msg, unpack_lowstate
-from hgpt_g1.remote import parse_remote
+from hgpt_g1.cdr import LOWCMD_CDR, LOWSTATE_CDR
+from hgpt_g1.crc import pack_lowcmd_msg, pack_lowstate_msg
 from hgpt_g1.safety_config import JointTarget, LowStateSample, MotorCommand, SafetyState, SafetyStatus
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
 
@@ -50,38 +51,32 @@ def stamp_to_sec(stamp: Time) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
-class CrcMismatch(ValueError):
-    """A LowState whose crc field does not match its content."""
-
-
-def lowstate_to_sample(msg: Any, n: int, recv_time: float, check_crc: bool = True) -> LowStateSample:
-    """LowState -> :class:`LowStateSample` of motor slots 0..n-1 (one packing gives the CRC and the fields).
+def lowstate_struct_from_raw(raw: bytes, lowstate_type: type) -> bytes:
+    """Serialized LowState -> C struct: the numpy byte map, or rclpy's deserialiser for other encodings.
 
     Raises:
-        CrcMismatch: when ``check_crc`` and the crc field is wrong.
-        ValueError: when the message does not have the unitree_hg LowState layout.
+        ValueError: when the bytes are not a unitree_hg LowState.
     """
-    packed = pack_lowstate_msg(msg)
-    rec = unpack_lowstate(packed)
-    if check_crc and (crc := crc32_words(packed)) != rec["crc"]:
-        raise CrcMismatch(f"CRC mismatch: field 0x{int(rec['crc']):08x}, content 0x{crc:08x}")
-    ms, imu = rec["motor_state"][:n], rec["imu_state"]
-    f64 = np.float64
-    return LowStateSample(
-        q=ms["q"].astype(f64),
-        dq=ms["dq"].astype(f64),
-        tau_est=ms["tau_est"].astype(f64),
-        temperature=ms["temperature"].max(axis=1).astype(f64),
-        motorstate=ms["motorstate"].copy(),
-        quat=imu["quaternion"].astype(f64),
-        gyro=imu["gyroscope"].astype(f64),
-        acc=imu["accelerometer"].astype(f64),
-        mode_pr=int(rec["mode_pr"]),
-        mode_machine=int(rec["mode_machine"]),
-        tick=int(rec["tick"]),
-        buttons=parse_remote(rec["wireless_remote"].tobytes()).buttons,
-        recv_time=recv_time,
-    )
+    try:
+        return LOWSTATE_CDR.to_struct(raw)
+    except ValueError:
+        try:
+            msg = deserialize_message(raw, lowstate_type)
+        except Exception as exc:  # noqa: BLE001 - rclpy raises assorted types for garbage
+            raise ValueError(f"undecodable LowState ({len(raw)} bytes): {exc}") from exc
+        return pack_lowstate_msg(msg)
+
+
+def lowcmd_struct_from_raw(raw: bytes, lowcmd_type: type) -> bytes:
+    """Serialized LowCmd -> C struct (as :func:`lowstate_struct_from_raw`)."""
+    try:
+        return LOWCMD_CDR.to_struct(raw)
+    except ValueError:
+        try:
+            msg = deserialize_message(raw, lowcmd_type)
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"undecodable LowCmd ({len(raw)} bytes): {exc}") from exc
+        return pack_lowcmd_msg(msg)
 
 
 def robot_state_msg(s: LowStateSample, g1_of_motor: np.ndarray, stamp: Time) -> RobotState:
@@ -124,29 +119,6 @@ def joint_command_to_target(msg: JointCommand, recv_time: float, recv_wall: floa
     )
 
 
-def fill_lowcmd(msg: Any, cmd: MotorCommand, crc: int) -> None:
-    """Write ``cmd`` into a (reused) LowCmd message, with its CRC."""
-    msg.mode_pr, msg.mode_machine = int(cmd.mode_pr), int(cmd.mode_machine)
-    cols = zip(*(getattr(cmd, k).tolist() for k in ("mode", "q", "dq", "tau", "kp", "kd")), strict=True)
-    for m, (mode, q, dq, tau, kp, kd) in zip(msg.motor_cmd, cols, strict=True):
-        m.mode, m.q, m.dq, m.tau, m.kp, m.kd = mode, q, dq, tau, kp, kd
-    msg.crc = crc
-
-
-def lowcmd_to_command(msg: Any) -> tuple[MotorCommand, np.ndarray, np.ndarray]:
-    """LowCmd -> (:class:`MotorCommand`, per-motor reserve (35,), reserve (4,)): what its CRC covers."""
-    if len(msg.motor_cmd) != NUM_MOTOR_SLOTS:
-        raise ValueError(f"LowCmd has {len(msg.motor_cmd)} motor commands, expected {NUM_MOTOR_SLOTS}")
-    rows = [(m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve) for m in msg.motor_cmd]
-    mode, q, dq, tau, kp, kd, res = np.array(rows, dtype=np.float64).T
-    f32 = np.float32
-    cmd = MotorCommand(
-        mode.astype(np.uint8), q.astype(f32), dq.astype(f32), tau.astype(f32), kp.astype(f32), kd.astype(f32)
-    )
-    cmd.mode_pr, cmd.mode_machine = int(msg.mode_pr), int(msg.mode_machine)
-    return cmd, res.astype(np.uint32), np.asarray(msg.reserve, dtype=np.uint32)
-
-
 def command_msg(cmd: MotorCommand, g1_of_motor: np.ndarray, stamp: Time, policy_id: str) -> JointCommand:
     """The LowCmd the bridge computed, as a JointCommand (G1 order): the dry-run output."""
     msg = JointCommand()
@@ -172,43 +144,3 @@ def status_msg(st: SafetyStatus, stamp: Time, overruns: int) -> TrackingStatus:
     msg.warnings = list(st.warnings)
     msg.latency_ms, msg.overruns = float(st.latency_ms), int(overruns)
     return msg
-
-
-class LowStateWriter:
-    """Fills a reused LowState (the simulated robot's) and its CRC.
-
-    The CRC comes from a packed record kept next to the message, and the message takes its floats from that
-    record, so both agree bit for bit without repacking the message (half the cost at 500 Hz).
-    """
-
-    def __init__(self, msg: Any, n: int, mode_machine: int, temperature_c: float) -> None:
-        self.msg, self.n = msg, n
-        self.rec = np.zeros((), dtype=LOWSTATE_DTYPE)
-        temp = int(round(temperature_c))
-        self.rec["mode_machine"] = msg.mode_machine = mode_machine
-        ms = self.rec["motor_state"]
-        ms["mode"][:n], ms["temperature"][:n] = 1, temp
-        for m in msg.motor_state[:n]:
-            m.mode, m.temperature = 1, [temp, temp]
-
-    def write(self, sim: dict[str, np.ndarray], mode_pr: int, tick: int, remote: bytes) -> None:
-        """``sim``: q, dq, ddq, tau_est (n,); quat wxyz (4,), gyro, acc, rpy (3,); ``remote``: 40 bytes."""
-        n, r, msg = self.n, self.rec, self.msg
-        ms, imu = r["motor_state"], r["imu_state"]
-        for k in ("q", "dq", "ddq", "tau_est"):
-            ms[k][:n] = sim[k]
-        imu["quaternion"], imu["gyroscope"], imu["accelerometer"], imu["rpy"] = (
-            sim["quat"], sim["gyro"], sim["acc"], sim["rpy"]
-        )  # fmt: skip
-        r["mode_pr"], r["tick"] = mode_pr, tick & 0xFFFFFFFF
-        r["wireless_remote"] = np.frombuffer(remote, dtype=np.uint8)
-        r["crc"] = crc = crc32_words(r.tobytes())
-        cols = zip(*(ms[k][:n].tolist() for k in ("q", "dq", "ddq", "tau_est")), strict=True)
-        for m, (q, dq, ddq, tau) in zip(msg.motor_state, cols, strict=False):
-            m.q, m.dq, m.ddq, m.tau_est = q, dq, ddq, tau
-        mi = msg.imu_state
-        mi.quaternion, mi.gyroscope = imu["quaternion"].copy(), imu["gyroscope"].copy()
-        mi.accelerometer, mi.rpy = imu["accelerometer"].copy(), imu["rpy"].copy()
-        msg.mode_pr, msg.tick = mode_pr, int(r["tick"])
-        msg.wireless_remote = r["wireless_remote"].copy()
-        msg.crc = crc

@@ -20,7 +20,7 @@ import numpy as np
 
 from hgpt_core.g1 import G1_JOINT_NAMES, scene_xml_path
 from hgpt_core.rotations import quat_conj, quat_to_rotvec, roll_pitch, yaw_of
-from hgpt_g1.crc import lowcmd_crc
+from hgpt_g1.lowlevel import command_from_lowcmd
 from hgpt_g1.safety_config import MotorCommand
 
 
@@ -94,11 +94,15 @@ class G1LowLevelSim:
         mujoco.mj_forward(self.model, self.data)
         self.anchor = self.data.qpos[:3].copy()
 
-    def receive(self, cmd: MotorCommand, motor_reserve: np.ndarray, reserve: np.ndarray, crc: int) -> str:
-        """Check a LowCmd as the robot does and apply it; returns '' or why it was dropped."""
+    def receive(self, struct: bytes) -> str:
+        """Check a LowCmd C struct as the robot does and apply it; returns '' or why it was dropped."""
         self.stats.received += 1
-        args = (cmd.mode_pr, cmd.mode_machine, cmd.mode, cmd.q, cmd.dq, cmd.tau, cmd.kp, cmd.kd)
-        if lowcmd_crc(*args, motor_reserve=motor_reserve, reserve=reserve) != crc:
+        try:
+            cmd, crc_ok = command_from_lowcmd(struct)
+        except ValueError as exc:
+            self.stats.crc_errors += 1
+            return str(exc)
+        if not crc_ok:
             self.stats.crc_errors += 1
             return "bad CRC"
         if cmd.mode_machine != self.cfg.mode_machine:

@@ -17,7 +17,10 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String, UInt16
 
-from hgpt_g1.msg_conv import LowStateWriter, import_unitree_hg, lowcmd_to_command
+from hgpt_g1.cdr import LOWSTATE_CDR
+from hgpt_g1.executors import spin
+from hgpt_g1.lowlevel import lowstate_struct
+from hgpt_g1.msg_conv import import_unitree_hg, lowcmd_struct_from_raw
 from hgpt_g1.remote import RemoteState, encode_remote
 from hgpt_g1.sim_robot import G1LowLevelSim, SimRobotConfig
 from hgpt_policy.params import declare_dataclass
@@ -33,13 +36,14 @@ class G1SimRobotNode(Node):
         self.cfg = declare_dataclass(self, SimRobotConfig)
         rate_hz = float(self.declare_parameter("rate_hz", 500.0).value)
         self.sim = G1LowLevelSim(self.cfg)
-        LowCmd, LowState = import_unitree_hg()
-        self.writer = LowStateWriter(LowState(), self.sim.n, self.cfg.mode_machine, self.cfg.temperature_c)
+        self.LowCmd, LowState = import_unitree_hg()
         self.remote = encode_remote(RemoteState(0))
         self.mode_pr = 0
         self.state_pub = self.create_publisher(LowState, "/lowstate", LATEST)
         self.stats_pub = self.create_publisher(String, "/sim/g1/stats", 10)
-        self.create_subscription(LowCmd, "/lowcmd", self.on_lowcmd, LATEST)
+        self.create_subscription(
+            self.LowCmd, "/lowcmd", self.on_lowcmd, LATEST, raw=True
+        )  # bytes: hgpt_g1.cdr
         self.create_subscription(UInt16, "/sim/g1/remote_buttons", self.on_buttons, 10)
         self.create_subscription(Bool, "/sim/g1/gantry", self.on_gantry, 10)
         self.create_timer(1.0 / rate_hz, self.on_tick)
@@ -50,16 +54,16 @@ class G1SimRobotNode(Node):
         c = self.cfg
         self.get_logger().info(f"sim G1: mode_machine {c.mode_machine}, gantry {c.gantry}, {rate_hz} Hz.")
 
-    def on_lowcmd(self, msg) -> None:
+    def on_lowcmd(self, raw: bytes) -> None:
         try:
-            cmd, motor_reserve, reserve = lowcmd_to_command(msg)
-            why = self.sim.receive(cmd, motor_reserve, reserve, int(msg.crc))
+            struct = lowcmd_struct_from_raw(raw, self.LowCmd)
+            why = self.sim.receive(struct)
+            self.mode_pr = struct[0]
         except ValueError as exc:
             why = str(exc)
         if why and why != self.last_reject:
             self.get_logger().warning(f"LowCmd dropped: {why}")
         self.last_reject = why or self.last_reject
-        self.mode_pr = int(msg.mode_pr)
 
     def on_buttons(self, msg: UInt16) -> None:
         self.remote = encode_remote(RemoteState(int(msg.data)))
@@ -79,8 +83,11 @@ class G1SimRobotNode(Node):
         self.sim.step(behind)
         # The robot's tick counts its own (real-time) milliseconds, whatever the physics does.
         tick_ms = int((time.monotonic() - self.t_start) * 1e3)
-        self.writer.write(self.sim.observe(), self.mode_pr, tick_ms, self.remote)
-        self.state_pub.publish(self.writer.msg)
+        c = self.cfg
+        struct = lowstate_struct(
+            self.sim.observe(), self.mode_pr, c.mode_machine, tick_ms, self.remote, c.temperature_c
+        )
+        self.state_pub.publish(LOWSTATE_CDR.to_cdr(struct))
 
     def publish_stats(self) -> None:
         s = self.sim.stats
@@ -105,7 +112,7 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = G1SimRobotNode()
-        rclpy.spin(node)
+        spin(node)  # EventsExecutor: 500 Hz timer + LowCmd at the least overhead
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
