@@ -8,6 +8,7 @@ bridge does everything but has no /lowcmd publisher at all, so the simulated rob
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from hgpt_g1.remote import Button
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 L2B = (1 << Button.L2) | (1 << Button.B)
+PARAMS = Path(__file__).resolve().parents[2] / "src" / "hgpt_g1" / "config" / "g1_bridge.yaml"
 # Generous watchdogs: this checks behaviour on a shared 2-core machine, not real-time performance
 # (benchmarks/bench_g1.py measures that).
 LOADED_MACHINE = ["-p", "safety.lowstate_timeout_s:=0.5", "-p", "safety.max_state_lag_s:=0.5"]
@@ -71,12 +73,13 @@ class Probe:
 
 
 def start(spawn_g1, tmp_path, *bridge_args: str):
+    """Simulated robot + bridge with the shipped parameter file (its values, then the test's overrides)."""
     meta = tmp_path / "policy.json"
     meta.write_text(PolicyMetadata("it_policy").to_json())
     spawn_g1("sim", "-m", "hgpt_g1.sim_robot_node")
     spawn_g1(
-        "bridge", "-m", "hgpt_g1.g1_bridge_node", "--ros-args", "-p", f"policy:={meta}",
-        "-p", "safety.ramp_s:=1.5", *LOADED_MACHINE, *bridge_args,
+        "bridge", "-m", "hgpt_g1.g1_bridge_node", "--ros-args", "--params-file", str(PARAMS),
+        "-p", f"policy:={meta}", "-p", "safety.ramp_s:=1.5", *LOADED_MACHINE, *bridge_args,
     )  # fmt: skip
 
 

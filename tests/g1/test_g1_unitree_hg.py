@@ -59,3 +59,20 @@ def test_conversions_and_crc_on_the_real_messages_through_dds(g1_env):
     assert out["lowcmd_from_rclpy_bytes"] and out["lowcmd_crc_ok"] and out["lowcmd_q_equal"], out
     assert out["robot_lowstate_crc_ok"] and out["buttons"] == 0x0220
     assert out["dds_lowcmd_crc_ok"] and out["dds_lowstate_raw_ok"], out
+
+
+@pytest.mark.ros
+def test_shipped_fastdds_interop_profile_is_accepted(g1_env):
+    # The profile is parsed at participant creation: a malformed file logs XMLPARSER errors, and an
+    # unknown fastdds.type_propagation value makes participant creation fail, so a clean run proves both.
+    profile = ROOT / "src" / "hgpt_g1" / "config" / "fastdds_cyclonedds_interop.xml"
+    res = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("unitree_hg_check.py"))],
+        env={**g1_env, "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0 and "XMLPARSER" not in res.stderr + res.stdout, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["dds_lowcmd_crc_ok"] and out["dds_lowstate_raw_ok"], out

@@ -1,4 +1,5 @@
-"""Target clamps of the G1 bridge (no ROS): joint limits, joint speed, PD torque estimate; ramp shape."""
+"""Array helpers of the safety machine (no ROS): target clamps (joint limits, joint speed, PD torque
+estimate), the ramp shape, and shape/finiteness checks of incoming arrays."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def clamp_targets(
     q3 = np.clip(q3, lo, hi)
     masks = {"position": q1 != q_des, "velocity": q2 != q1, "torque": over}
     return q3, tau_ff, masks
+
+
+def shape_problems(n: int, **arrays: np.ndarray) -> list[str]:
+    """'name has shape ..' / 'name has NaN/inf' for every array that is not a finite (n,) vector."""
+    out = []
+    for name, v in arrays.items():
+        v = np.asarray(v)
+        if v.shape != (n,):
+            out.append(f"{name} has shape {v.shape}, expected ({n},)")
+        elif not np.isfinite(v).all():
+            out.append(f"{name} has NaN/inf")
+    return out
+
+
+def named_values(names: tuple[str, ...], idx: np.ndarray, values: np.ndarray, unit: str) -> str:
+    """'joint value unit, ...' for the joints ``idx``."""
+    return ", ".join(f"{names[i]} {float(values[i]):.1f} {unit}" for i in idx)

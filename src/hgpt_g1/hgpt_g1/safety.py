@@ -23,7 +23,7 @@ import numpy as np
 from hgpt_core.g1 import G1_JOINT_NAMES, G1Spec, index_map
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import projected_gravity
-from hgpt_g1.clamps import clamp_targets, smoothstep
+from hgpt_g1.clamps import clamp_targets, named_values, shape_problems, smoothstep
 from hgpt_g1.crc import NUM_MOTOR_SLOTS
 from hgpt_g1.lag import LagMonitor, TickUnwrapper
 from hgpt_g1.remote import combo_mask
@@ -150,10 +150,11 @@ class SafetyMachine:
             )
         if (hot := np.flatnonzero(s.temperature >= self.cfg.temp_max_c)).size:
             out.append(
-                f"motor over {self.cfg.temp_max_c:.0f} C: " + _named(self.names, hot, s.temperature, "C")
+                f"motor over {self.cfg.temp_max_c:.0f} C: "
+                + named_values(self.names, hot, s.temperature, "C")
             )
         if (fast := np.flatnonzero(np.abs(s.dq) > self.cfg.overspeed_factor * self.vel_limit)).size:
-            out.append("joint overspeed: " + _named(self.names, fast, s.dq, "rad/s"))
+            out.append("joint overspeed: " + named_values(self.names, fast, s.dq, "rad/s"))
         tilt = math.acos(min(1.0, max(-1.0, -float(projected_gravity(s.quat)[2]))))
         if tilt > self.cfg.fall_tilt_rad:
             out.append(f"fall: pelvis tilt {tilt:.2f} rad > {self.cfg.fall_tilt_rad} rad")
@@ -189,10 +190,10 @@ class SafetyMachine:
     def on_lowstate(self, s: LowStateSample) -> None:
         """A decoded LowState (CRC already checked by the caller)."""
         now = s.recv_time
-        problems = _shape_problems(
+        problems = shape_problems(
             self.n, q=s.q, dq=s.dq, tau_est=s.tau_est, temperature=s.temperature, motorstate=s.motorstate
         )
-        problems += _shape_problems(4, quat=s.quat) + _shape_problems(3, gyro=s.gyro)
+        problems += shape_problems(4, quat=s.quat) + shape_problems(3, gyro=s.gyro)
         if not problems and abs(float(np.linalg.norm(s.quat)) - 1.0) > 0.1:
             problems.append(f"IMU quaternion norm {np.linalg.norm(s.quat):.3f}")
         if problems:
@@ -223,7 +224,7 @@ class SafetyMachine:
     def on_command(self, c: JointTarget) -> None:
         """A JointCommand (arrays in G1 order)."""
         n = len(G1_JOINT_NAMES)
-        problems = _shape_problems(n, q=c.q, dq=c.dq, tau_ff=c.tau_ff, kp=c.kp, kd=c.kd)
+        problems = shape_problems(n, q=c.q, dq=c.dq, tau_ff=c.tau_ff, kp=c.kp, kd=c.kd)
         if not problems and ((c.kp < 0).any() or (c.kd < 0).any()):
             problems.append("negative kp/kd")
         if self.cfg.require_policy_id and c.policy_id != self.policy_id and not problems:
@@ -373,7 +374,7 @@ class SafetyMachine:
             if self.state not in ARMED_STATES:
                 warnings += self.faults(s)
             if (warm := np.flatnonzero(s.temperature >= self.cfg.temp_warn_c)).size:
-                warnings.append("hot motors: " + _named(self.names, warm, s.temperature, "C"))
+                warnings.append("hot motors: " + named_values(self.names, warm, s.temperature, "C"))
         if self.state not in ARMED_STATES and self.problems:
             warnings.append("arming blocked: " + " | ".join(self.problems))
         if self.last_refusal and self.state not in ARMED_STATES:
@@ -388,18 +389,3 @@ class SafetyMachine:
             )
         warnings += [f"clamped ({k}): {v}" for k, v in self.clamped.items()]
         return SafetyStatus(self.state, self.reason, self.fault, warnings, latency_ms)
-
-
-def _shape_problems(n: int, **arrays: np.ndarray) -> list[str]:
-    out = []
-    for name, v in arrays.items():
-        v = np.asarray(v)
-        if v.shape != (n,):
-            out.append(f"{name} has shape {v.shape}, expected ({n},)")
-        elif not np.isfinite(v).all():
-            out.append(f"{name} has NaN/inf")
-    return out
-
-
-def _named(names: tuple[str, ...], idx: np.ndarray, values: np.ndarray, unit: str) -> str:
-    return ", ".join(f"{names[i]} {float(values[i]):.1f} {unit}" for i in idx)
