@@ -94,7 +94,13 @@ def write_ring(
 
     Caches (n_layer, B, nh, H, hd); k_new, v_new (B, nh, n_layer, hd); pos (B,) int64.
     """
-    rows, slots = np.arange(len(pos)), pos % k_cache.shape[3]
+    slots = pos % k_cache.shape[3]
+    if len(slots) == 1 or (slots == slots[0]).all():  # rows in lockstep: basic slicing, 2x faster
+        s = int(slots[0])
+        k_cache[:, :, :, s] = k_new.transpose(2, 0, 1, 3)
+        v_cache[:, :, :, s] = v_new.transpose(2, 0, 1, 3)
+        return
+    rows = np.arange(len(pos))
     k_cache[:, rows, :, slots] = k_new.transpose(0, 2, 1, 3)
     v_cache[:, rows, :, slots] = v_new.transpose(0, 2, 1, 3)
 
