@@ -51,6 +51,7 @@ class ClipQuality:
     ee_feet_error_mm: float  # ankle relative to its hip vs the scaled human's
     ee_hands_error_mm: float  # wrist relative to its shoulder vs the scaled human's
     max_joint_speed_rad_s: float
+    joint_jerk_mean: float  # mean |third difference| of joint angles [rad/s^3] (smoothness)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +126,9 @@ def evaluate_clip(
         ee_feet_error_mm=mean_mm(ee["ankle"]),
         ee_hands_error_mm=mean_mm(ee["wrist"]),
         max_joint_speed_rad_s=float(jv),
+        joint_jerk_mean=float(np.abs(np.diff(clip.joint_pos, 3, axis=0)).mean() * clip.fps**3)
+        if t > 3
+        else 0.0,
     )
 
 
@@ -141,6 +145,7 @@ COLUMNS = (
     ("ee_feet_error_mm", "feet err [mm]", "{:.0f}"),
     ("ee_hands_error_mm", "hands err [mm]", "{:.0f}"),
     ("max_joint_speed_rad_s", "max speed [rad/s]", "{:.1f}"),
+    ("joint_jerk_mean", "jerk [rad/s³]", "{:.0f}"),
 )
 
 
@@ -150,7 +155,7 @@ def summary(rows: list[dict]) -> dict:
     for f in fields(ClipQuality):
         vals = [r[f.name] for r in rows if isinstance(r.get(f.name), int | float)]
         if vals and f.name != "name":
-            out[f.name] = float(np.sum(vals)) if f.name == "frames" else float(np.nanmean(vals))
+            out[f.name] = int(np.sum(vals)) if f.name == "frames" else float(np.nanmean(vals))
     return out
 
 

@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 
 from hgpt_core.motion import CONTROL_FPS, MotionClip
-from hgpt_retarget.ground import StanceConfig, root_height_offsets
+from hgpt_retarget.ground import StanceConfig, lowpass, root_height_offsets
 from hgpt_retarget.human import HumanMotion
 from hgpt_retarget.ik import G1IK, IKConfig, g1_model
 from hgpt_retarget.skeleton import SkeletonMapping
@@ -31,6 +31,9 @@ class RetargetConfig:
     """Foot orientation cost factor while the foot is in the air."""
     smooth_hz: float = 8.0
     """Zero-phase low-pass cutoff applied to the human landmarks [Hz] (0 = off)."""
+    joint_smooth_hz: float = 10.0
+    """Zero-phase low-pass cutoff on the solved joints and root [Hz] (0 = off). On ASAP clips 10 Hz halves
+    the joint jerk (435 -> 233 rad/s^3) for +7 mm/s of stance-foot skating; 6 Hz: 159 and +30 mm/s."""
     ik: IKConfig = field(default_factory=IKConfig)
     stance: StanceConfig = field(default_factory=StanceConfig)
 
@@ -93,6 +96,14 @@ def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float) -> np.ndarray:
     return q
 
 
+def smooth_qpos(q: np.ndarray, fps: float, cutoff_hz: float, model: mujoco.MjModel) -> np.ndarray:
+    """Low-pass root position and joints (zero phase), keep joints in their limits; quaternion untouched."""
+    out = q.copy()
+    out[:, :3] = lowpass(q[:, :3], fps, cutoff_hz)
+    out[:, 7:] = np.clip(lowpass(q[:, 7:], fps, cutoff_hz), model.jnt_range[1:, 0], model.jnt_range[1:, 1])
+    return out
+
+
 def retarget_motion(
     motion: HumanMotion, mapping: SkeletonMapping, cfg: RetargetConfig = RetargetConfig()
 ) -> RetargetResult:
@@ -108,6 +119,8 @@ def retarget_motion(
     t0 = time.perf_counter()
     q = solve_sequence(ik, tg, cfg.fps)
     ik_s = time.perf_counter() - t0
+    if cfg.joint_smooth_hz > 0:
+        q = smooth_qpos(q, cfg.fps, cfg.joint_smooth_hz, ik.model)
     if cfg.ground_fix:
         q[:, 2] += root_height_offsets(sole_heights(q), tg.stance)
     meta = {
