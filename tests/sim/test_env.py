@@ -124,3 +124,13 @@ def test_bad_config_is_refused(standing_bank):
         TrackingEnv(SMALL, standing_bank, meta=PolicyMetadata("p", control_dt=0.01))
     with pytest.raises(ValueError, match="clip"):
         standing_bank.clip_index("nope")
+
+
+def test_step_does_not_write_into_the_callers_arrays(standing_bank):
+    env = TrackingEnv(replace(SMALL, episode_frames=(1, 1)), standing_bank)  # every step resets all envs
+    targets = np.tile(KNEES_BENT_POSE, (3, 1))
+    action = torch.zeros(3, 29, dtype=torch.float64)
+    env.step_targets(targets)
+    env.step(action)
+    np.testing.assert_array_equal(targets, np.tile(KNEES_BENT_POSE, (3, 1)))
+    assert not action.any()

@@ -36,6 +36,8 @@ class EnvConfig:
     """Episode length range [control steps], drawn uniformly per episode (paper: 600-1200)."""
     random_start: bool = True
     """Reference state initialisation at a uniformly random frame (else frame 0)."""
+    init_joint_noise: float = 0.0
+    """Uniform noise [rad] added to the initial joint angles (0: start exactly on the reference)."""
     seed: int = 0
     auto_reset: bool = True
     privileged_obs: bool = True
@@ -165,7 +167,10 @@ class TrackingEnv:
         if dr.default_jitter:
             self.jitter[ids] = rng.uniform(*dr.default_jitter_range, (n, 29))
         self.pushes.reset(rng, ids, self.time_s[ids])
-        self.backend.set_state(ids, ref.qpos(), ref.qvel())
+        qpos = ref.qpos()
+        if cfg.init_joint_noise > 0:
+            qpos[:, 7:] += rng.uniform(-cfg.init_joint_noise, cfg.init_joint_noise, (n, 29))
+        self.backend.set_state(ids, qpos, ref.qvel())
         self.last_action[ids] = (ref.joint_pos - self.default_pose) / self.action_scale
         self.prev_targets[ids] = ref.joint_pos
         self.state.assign(ids, self.backend.read(ids))
@@ -174,12 +179,12 @@ class TrackingEnv:
 
     def step(self, action: torch.Tensor) -> StepResult:
         """Raw policy actions (N, 29) -> PD targets ``default + action_scale * action``, one control step."""
-        a = action.detach().to("cpu", torch.float64).numpy()
+        a = action.detach().to("cpu", torch.float64).numpy().copy()  # never alias the caller's memory
         return self._step(self.default_pose + self.action_scale * a, a)
 
     def step_targets(self, targets: np.ndarray | torch.Tensor) -> StepResult:
         """PD targets [rad] (N, 29) from an adapter that decodes its own actions; one control step."""
-        t = torch.as_tensor(targets).detach().to("cpu", torch.float64).numpy()
+        t = torch.as_tensor(targets).detach().to("cpu", torch.float64).numpy().copy()
         return self._step(t, (t - self.default_pose) / self.action_scale)
 
     def _step(self, targets: np.ndarray, raw: np.ndarray) -> StepResult:

@@ -53,6 +53,8 @@ class EvalConfig:
     """One run per clip and seed (seeds matter with ``dr``)."""
     dr: bool = False
     """Table 1 randomisation (no terrain) in every run."""
+    init_noise: float = 0.0
+    """Uniform noise [rad] on the initial joint angles, drawn per seed (spreads chaotic outcomes)."""
     max_seconds: float | None = None
     """Score at most this much of each clip [s] (None: whole clip)."""
     fall: FallConfig = field(default_factory=FallConfig)
@@ -121,6 +123,7 @@ def run_clip(
     max_seconds: float | None = None,
     record: bool = False,
     fall: FallConfig | None = None,
+    init_noise: float = 0.0,
 ) -> RunResult:
     """Track one clip from its first frame until its end or the fall; errors per scored step."""
     t0 = time.perf_counter()
@@ -135,6 +138,7 @@ def run_clip(
         control_dt=adapter.control_dt,
         episode_frames=(steps, steps),
         random_start=False,
+        init_joint_noise=init_noise,
         seed=seed,
         auto_reset=False,
         privileged_obs=False,
@@ -176,8 +180,8 @@ def run_clip(
 
 
 def _task(args: tuple) -> RunResult:
-    spec, clip, seed, dr, max_seconds, record, fall = args
-    return run_clip(make_adapter(spec), resolve_clip(clip), seed, dr, max_seconds, record, fall)
+    spec, clip, seed, dr, max_seconds, record, fall, noise = args
+    return run_clip(make_adapter(spec), resolve_clip(clip), seed, dr, max_seconds, record, fall, noise)
 
 
 def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
@@ -187,7 +191,16 @@ def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
     if video_stem is not None and video_stem not in [p.stem for p in paths]:
         raise ValueError(f"video_clip '{video_stem}' is not among the clips {[p.stem for p in paths]}")
     tasks = [
-        (cfg.policy, str(p), s, cfg.dr, cfg.max_seconds, p.stem == video_stem and s == cfg.seeds[0], cfg.fall)
+        (
+            cfg.policy,
+            str(p),
+            s,
+            cfg.dr,
+            cfg.max_seconds,
+            p.stem == video_stem and s == cfg.seeds[0],
+            cfg.fall,
+            cfg.init_noise,
+        )
         for p in paths
         for s in cfg.seeds
     ]
