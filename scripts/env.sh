@@ -36,6 +36,12 @@ else
   # shellcheck disable=SC1091
   . "$_hgpt_root/install/setup.bash"
 fi
+# The project's command line (hgpt run / clips / eval) and the nodes' executables, as `ros2 run` would find them.
+for _hgpt_bin in "$_hgpt_root"/install/lib/hgpt_*; do
+  case ":$PATH:" in *":$_hgpt_bin:"*) ;; *) [ -d "$_hgpt_bin" ] && PATH="$_hgpt_bin:$PATH" ;; esac
+done
+export PATH
+unset _hgpt_bin
 # An empty entry (leading/trailing ':') in LD_LIBRARY_PATH means the current directory: drop it.
 LD_LIBRARY_PATH="${LD_LIBRARY_PATH#:}"; export LD_LIBRARY_PATH="${LD_LIBRARY_PATH%:}"
 PYTHONPATH="${PYTHONPATH#:}"; export PYTHONPATH="${PYTHONPATH%:}"

@@ -1,0 +1,25 @@
+"""``hgpt``: the project's command line. ``hgpt run ...`` composes a scenario's nodes in one process."""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {
+    "run": ("hgpt_bringup.run", "compose a scenario's nodes in one process"),
+    "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
+    "eval": ("hgpt_sim.evaluate", "evaluate a policy on clips in MuJoCo (table, plots, video)"),
+}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        lines = "\n".join(f"  hgpt {k:<6} {v[1]}" for k, v in COMMANDS.items())
+        print(f"usage: hgpt COMMAND [ARGS]\n{lines}", file=sys.stderr)
+        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
+    module = __import__(COMMANDS[sys.argv[1]][0], fromlist=["main"])
+    sys.argv = [f"hgpt {sys.argv[1]}", *sys.argv[2:]]
+    module.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The node graph of every scenario, as data: one function used by the launch files and by ``hgpt run``.
+
+``scenario_nodes(name, **args)`` returns the nodes to start with their parameters: per-node defaults from
+``config/<scenario>.yaml`` (``ros__parameters``, per-deployment overrides only) with the arguments applied
+on top. Launch files turn each :class:`NodeSpec` into a ``launch_ros`` ``Node`` action; the embedded runner
+instantiates the same node classes in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hgpt_core.datasets import bundled_clip_path
+from hgpt_core.errors import HgptError
+
+SCENARIOS = ("teleop", "replay", "eval")
+ROBOTS = ("sim", "real")
+SOURCES = ("file", "mocap", "bag")
+RECORD_TOPICS = (
+    "/hgpt/human_pose",
+    "/hgpt/reference",
+    "/hgpt/robot_state",
+    "/hgpt/joint_command",
+    "/hgpt/status",
+    "/joint_states",
+)
+"""Topics ``record:=true`` writes to the bag."""
+
+
+class ScenarioError(HgptError, ValueError):
+    """A scenario argument is invalid; the message lists the valid values."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: where it lives (package, executable, module:class) and its parameters."""
+
+    name: str
+    package: str
+    executable: str
+    module: str
+    cls: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+# Every node the scenarios can start: name -> (package, executable, module, class).
+NODES: dict[str, tuple[str, str, str, str]] = {
+    "sim_bridge_node": ("hgpt_sim", "sim_bridge_node", "hgpt_sim.sim_bridge_node", "SimBridgeNode"),
+    "g1_bridge_node": ("hgpt_g1", "g1_bridge_node", "hgpt_g1.g1_bridge_node", "G1BridgeNode"),
+    "policy_node": ("hgpt_policy", "policy_node", "hgpt_policy.policy_node", "PolicyNode"),
+    "reference_player": (
+        "hgpt_retarget",
+        "reference_player",
+        "hgpt_retarget.reference_player_node",
+        "ReferencePlayerNode",
+    ),
+}
+
+
+def config_dir() -> Path:
+    """``config/`` of this package: the source tree, or ``share/hgpt_bringup/config`` when installed."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "config", here.parents[3] / "share" / "hgpt_bringup" / "config"):
+        if cand.is_dir():
+            return cand
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("hgpt_bringup")) / "config"
+    except (ImportError, LookupError) as exc:
+        raise ScenarioError("hgpt_bringup config/ not found") from exc
+
+
+def load_config(scenario: str, path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Per-node parameter overrides: ``{node_name: {param: value}}`` from the scenario's YAML."""
+    p = Path(path) if path else config_dir() / f"{scenario}.yaml"
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{p}: unreadable config ({exc})") from exc
+    out = {}
+    for node, body in raw.items():
+        if node not in NODES:
+            raise ScenarioError(f"{p}: unknown node '{node}'; valid: {sorted(NODES)}")
+        out[node] = dict((body or {}).get("ros__parameters", {}))
+    return out
+
+
+def _choice(value: str, valid: tuple[str, ...], what: str) -> str:
+    if value not in valid:
+        raise ScenarioError(f"{what}:={value!r} is not valid; valid values: {', '.join(valid)}")
+    return value
+
+
+def scenario_nodes(
+    scenario: str = "teleop",
+    robot: str = "sim",
+    source: str = "file",
+    motion: str = "",
+    policy: str = "",
+    lockstep: bool = False,
+    config: str | Path | None = None,
+) -> list[NodeSpec]:
+    """The nodes of ``scenario`` with their parameters.
+
+    Args:
+        scenario: One of :data:`SCENARIOS`.
+        robot: ``sim`` (MuJoCo bridge) or ``real`` (G1 bridge); only the bridge differs.
+        source: ``file`` (reference_player plays ``motion``), ``mocap`` or ``bag`` (not started here:
+            the mocap/bag tools publish ``/hgpt/reference`` or ``/hgpt/human_pose`` themselves).
+        motion: Motion file for ``source:=file`` (empty: the config's, else the bundled walking clip).
+        policy: Policy spec for policy_node (empty: the config's default).
+        lockstep: Simulation advances one control step per command (sim only; deterministic, fast).
+        config: A YAML file replacing ``config/<scenario>.yaml``.
+
+    Raises:
+        ScenarioError: bad argument, with the valid values.
+    """
+    _choice(scenario, SCENARIOS, "scenario")
+    _choice(robot, ROBOTS, "robot")
+    _choice(source, SOURCES, "source")
+    if lockstep and robot != "sim":
+        raise ScenarioError("lockstep:=true needs robot:=sim (a real robot runs in real time)")
+    if scenario == "eval" and robot != "sim":
+        raise ScenarioError("scenario eval runs in simulation only; valid values for robot: sim")
+    cfg = load_config(scenario, config)
+    names = ["sim_bridge_node" if robot == "sim" else "g1_bridge_node", "policy_node"]
+    if source == "file":
+        names.append("reference_player")
+    specs = []
+    for name in names:
+        params = dict(cfg.get(name, {}))
+        if name == "reference_player" and motion:
+            params["motion"] = motion
+        if name == "policy_node" and policy:
+            params["policy"] = policy
+        if name == "reference_player" and not params.get("motion"):
+            params["motion"] = str(bundled_clip_path())  # the bundled GMT walk (Apache-2.0)
+        if robot == "sim":
+            if name == "sim_bridge_node":
+                params["mode"] = "lockstep" if lockstep else "realtime"
+            else:
+                params["use_sim_time"] = True
+            if lockstep and name == "policy_node":
+                params["trigger"] = "state"
+        package, executable, module, cls = NODES[name]
+        specs.append(NodeSpec(name, package, executable, module, cls, params))
+    return specs

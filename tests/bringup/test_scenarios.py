@@ -1,0 +1,77 @@
+"""scenario_nodes: the node list and parameters for every argument combination; bad arguments rejected."""
+
+import ast
+import itertools
+from pathlib import Path
+
+import pytest
+
+from hgpt_bringup.scenarios import ROBOTS, SCENARIOS, SOURCES, ScenarioError, load_config, scenario_nodes
+
+LAUNCH = Path(__file__).parents[2] / "src/hgpt_bringup/launch"
+
+
+@pytest.mark.parametrize("scenario,robot,source", list(itertools.product(SCENARIOS, ROBOTS, SOURCES)))
+def test_every_combination(scenario, robot, source):
+    if scenario == "eval" and robot == "real":
+        with pytest.raises(ScenarioError, match="valid values for robot: sim"):
+            scenario_nodes(scenario, robot=robot, source=source)
+        return
+    specs = {s.name: s for s in scenario_nodes(scenario, robot=robot, source=source, policy="p.onnx")}
+    bridge = "sim_bridge_node" if robot == "sim" else "g1_bridge_node"
+    expected = {bridge, "policy_node"} | ({"reference_player"} if source == "file" else set())
+    assert set(specs) == expected
+    assert specs["policy_node"].parameters["policy"] == "p.onnx"
+    if robot == "sim":
+        assert specs["policy_node"].parameters["use_sim_time"] is True
+        assert specs["sim_bridge_node"].parameters["mode"] == "realtime"
+    else:
+        assert "use_sim_time" not in specs["policy_node"].parameters
+    if source == "file":
+        assert specs["reference_player"].parameters["motion"].endswith(".clip.npz")  # bundled default
+
+
+def test_lockstep_and_overrides(tmp_path):
+    specs = {s.name: s for s in scenario_nodes("eval", motion="/x/clip.csv", lockstep=True)}
+    assert specs["sim_bridge_node"].parameters["mode"] == "lockstep"
+    assert specs["policy_node"].parameters["trigger"] == "state"
+    assert specs["reference_player"].parameters["motion"] == "/x/clip.csv"
+    assert specs["reference_player"].parameters["loop"] is False  # from config/eval.yaml
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("policy_node:\n  ros__parameters:\n    policy: mine.onnx\n")
+    specs = {s.name: s for s in scenario_nodes("teleop", config=cfg)}
+    assert specs["policy_node"].parameters["policy"] == "mine.onnx"
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"scenario": "dance"}, "teleop, replay, eval"),
+        ({"robot": "hardware"}, "sim, real"),
+        ({"source": "kinect"}, "file, mocap, bag"),
+        ({"robot": "real", "lockstep": True}, "robot:=sim"),
+    ],
+)
+def test_bad_arguments_list_valid_values(kwargs, match):
+    with pytest.raises(ScenarioError, match=match):
+        scenario_nodes(**kwargs)
+
+
+def test_config_files_name_known_nodes(tmp_path):
+    for s in SCENARIOS:
+        assert "policy_node" in load_config(s)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("planner_node:\n  ros__parameters: {}\n")
+    with pytest.raises(ScenarioError, match="unknown node 'planner_node'"):
+        load_config("teleop", bad)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_launch_files_use_the_shared_function(scenario):
+    tree = ast.parse((LAUNCH / f"{scenario}.launch.py").read_text())
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "make_launch_description"
+    ]
+    assert [c.args[0].value for c in calls] == [scenario]
