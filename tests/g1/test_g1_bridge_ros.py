@@ -110,10 +110,10 @@ def test_bridge_arms_ramps_stands_and_the_remote_estop_damps(spawn_g1, rclpy_ini
 
         p.press(L2B)
         assert p.spin_until(lambda: p.state() == "estop", 10), logs()
-        assert "remote L2+B" in p.status[-1].reason and p.status[-1].fault
+        assert "remote e-stop" in p.status[-1].reason and p.status[-1].fault
         assert p.spin_until(lambda: p.stats[-1]["last_kp_max"] == 0.0, 5)  # the robot is damped
         refused = p.call(p.arm_client)
-        assert not refused.success and "L2+B" in refused.message
+        assert not refused.success and "e-stop combo (L2+B,SELECT) is held" in refused.message
         p.press(0)
         assert p.call(p.estop_client).success and p.state() == "estop"
         p.states.clear()

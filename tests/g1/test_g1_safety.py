@@ -11,7 +11,7 @@ from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import SafetyConfig
 
 L2B = (1 << Button.L2) | (1 << Button.B)
-L2A = (1 << Button.L2) | (1 << Button.A)
+START = 1 << Button.START
 META_23 = PolicyMetadata(
     "p23", joint_names=list(G1_23DOF_JOINT_NAMES), default_joint_pos=[0.0] * 23, kp=[10.0] * 23,
     kd=[1.0] * 23, action_scale=[0.25] * 23,
@@ -67,7 +67,7 @@ def test_starts_damped_with_motor_enable_bits_and_echoed_mode_machine():
         (META, {}, {"motorstate": one_hot(9, 0x20).astype(np.uint32)}, "right_knee_joint code 0x20"),
         (META, {}, {"temperature": np.r_[np.full(28, 40.0), 101.0]}, "right_wrist_yaw_joint 101.0 C"),
         (META, {}, {"quat": np.array([np.cos(0.7), np.sin(0.7), 0.0, 0.0])}, "fall: pelvis tilt 1.40"),
-        (META, {}, {"buttons": L2B}, "e-stop combo L2+B is held"),
+        (META, {}, {"buttons": L2B}, "e-stop combo (L2+B,SELECT) is held"),
     ],
 )  # fmt: skip
 def test_arm_is_refused_with_the_reason_listed(meta, cfg, over, expect):
@@ -208,20 +208,32 @@ def test_service_estop_latches_damping_and_rearms():
 def test_remote_estop_and_arm_buttons():
     rig = Rig(ramp_s=0.1)
     rig.run(0.02)
-    rig.step(buttons=L2A)
+    rig.step(buttons=START)
     assert rig.state == "ramp"  # armed on the press
-    rig.run(0.2, buttons=L2A)
-    assert rig.state == "stand"
+    rig.run(0.2, buttons=START)
+    assert rig.state == "stand"  # holding START does not re-arm repeatedly
     rig.step(buttons=L2B | (1 << Button.R1))  # extra buttons do not mask the combo
-    assert rig.state == "estop" and "remote L2+B" in rig.m.reason
+    assert rig.state == "estop" and "remote e-stop" in rig.m.reason
     assert (rig.cmd.kp == 0).all()
-    rig.run(0.1, buttons=L2A)  # L2+A was released while L2+B was pressed: this is a new press
+    rig.run(0.1, buttons=START)  # a new press (START was released meanwhile)
     assert rig.state == "ramp"
-    rig.run(0.2, buttons=L2A)
-    assert rig.state == "stand"  # holding L2+A does not re-arm repeatedly
-    rig.step(buttons=L2B)
-    rig.run(0.1, buttons=L2A | L2B)
-    assert rig.state == "estop"  # arming refused while the e-stop combo is held
+    rig.step(buttons=1 << Button.SELECT)  # the second e-stop alternative
+    assert rig.state == "estop"
+    rig.run(0.1, buttons=START | (1 << Button.SELECT))
+    assert rig.state == "estop"  # arming refused while an e-stop combo is held
+
+
+def test_remote_combos_are_configurable():
+    rig = Rig(remote_estop="L1+R1", remote_arm="X+Y")
+    rig.run(0.02)
+    rig.step(buttons=START | L2B)  # the defaults mean nothing now
+    assert rig.state == "damp"
+    rig.step(buttons=(1 << Button.X) | (1 << Button.Y))
+    assert rig.state == "ramp"
+    rig.step(buttons=1 << Button.L1)
+    assert rig.state == "ramp"
+    rig.step(buttons=(1 << Button.L1) | (1 << Button.R1))
+    assert rig.state == "estop"
 
 
 def test_watchdog_no_lowstate():

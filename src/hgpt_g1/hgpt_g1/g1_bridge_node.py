@@ -127,19 +127,26 @@ class G1BridgeNode(Node):
                 elif self.dry_pub is not None:
                     stamp = self.get_clock().now().to_msg()
                     self.dry_pub.publish(command_msg(cmd, self.g1_of_motor, stamp, self.machine.policy_id))
+            self.report_transitions()
         except Exception as exc:  # noqa: BLE001
             self.internal_error("control", exc)
-        self.report_transitions()
 
     def on_arm(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
-        res.success, res.message = self.machine.arm(time.monotonic(), source="service /hgpt/g1/arm")
-        self.get_logger().info(f"arm: {res.message}")
-        self.report_transitions()
+        try:
+            res.success, res.message = self.machine.arm(time.monotonic(), source="service /hgpt/g1/arm")
+            self.get_logger().info(f"arm: {res.message}")
+            self.report_transitions()
+        except Exception as exc:  # noqa: BLE001
+            self.internal_error("on_arm", exc)
+            res.success, res.message = False, f"internal error: {exc}"
         return res
 
     def on_estop(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         res.success, res.message = self.machine.estop("service /hgpt/g1/estop", time.monotonic())
-        self.report_transitions()
+        try:
+            self.report_transitions()
+        except Exception as exc:  # noqa: BLE001
+            self.internal_error("on_estop", exc)
         return res
 
     def internal_error(self, where: str, exc: Exception) -> None:
@@ -161,10 +168,14 @@ class G1BridgeNode(Node):
         self.publish_status()
 
     def publish_status(self) -> None:
-        st = self.machine.status(time.monotonic())
-        if self.cfg.dry_run:
-            st.warnings.insert(0, "dry run: /lowcmd is not published")
-        self.status_pub.publish(status_msg(st, self.get_clock().now().to_msg(), self.overruns))
+        try:
+            st = self.machine.status(time.monotonic())
+            if self.cfg.dry_run:
+                st.warnings.insert(0, "dry run: /lowcmd is not published")
+            self.status_pub.publish(status_msg(st, self.get_clock().now().to_msg(), self.overruns))
+        except Exception as exc:  # noqa: BLE001 - reporting must not take the control loop down
+            if rclpy.ok():
+                self.get_logger().error(f"status: {type(exc).__name__}: {exc}")
 
 
 def main(args: list[str] | None = None) -> None:

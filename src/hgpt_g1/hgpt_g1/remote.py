@@ -9,7 +9,8 @@ control data", and unitree_rl_gym ``deploy/deploy_real/common/remote_controller.
   bytes 4..23  float32 lx, rx, ry, L2 (analog), ly; sticks in [-1, 1]
   bytes 24..39 idle
 
-Combos are written ``"L2+B"``: all named buttons held at once.
+Combos are written ``"L2+B"`` (all named buttons held at once); alternatives are comma-separated
+(``"L2+B,SELECT"``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,20 @@ def combo_mask(combo: str) -> int:
                 f"unknown remote button '{part}' in '{combo}'; valid: {[b.name for b in Button]}"
             ) from None
     return mask
+
+
+def combo_masks(spec: str) -> tuple[int, ...]:
+    """Bit masks of comma-separated alternatives, e.g. ``"L2+B,SELECT"`` (empty entries are dropped).
+
+    Raises:
+        ValueError: for an unknown button name.
+    """
+    return tuple(m for m in (combo_mask(c) for c in spec.split(",")) if m)
+
+
+def any_held(buttons: int, masks: tuple[int, ...]) -> bool:
+    """Some combo of ``masks`` is fully pressed in the ``buttons`` bit field."""
+    return any((buttons & m) == m for m in masks)
 
 
 def combo_name(mask: int) -> str:

@@ -26,7 +26,7 @@ from hgpt_core.rotations import projected_gravity
 from hgpt_g1.clamps import clamp_targets, named_values, shape_problems, smoothstep
 from hgpt_g1.crc import NUM_MOTOR_SLOTS
 from hgpt_g1.lag import LagMonitor, TickUnwrapper
-from hgpt_g1.remote import combo_mask
+from hgpt_g1.remote import any_held, combo_masks
 from hgpt_g1.safety_config import (
     ARMED_STATES,
     JointTarget,
@@ -91,7 +91,7 @@ class SafetyMachine:
             self.default, self.kp, self.kd = a["default_joint_pos"][idx], a["kp"][idx], a["kd"][idx]
             if np.isfinite(self.kd).all():
                 self.damp_kd = np.clip(self.kd, 0.0, cfg.max_kd) * cfg.damp_kd_scale
-        self.estop_mask, self.arm_mask = combo_mask(cfg.remote_estop), combo_mask(cfg.remote_arm)
+        self.estop_masks, self.arm_masks = combo_masks(cfg.remote_estop), combo_masks(cfg.remote_arm)
         self.state_lag = LagMonitor(cfg.lag_window_s, recent=25)
         self.cmd_lag = LagMonitor(cfg.lag_window_s, recent=5)
         self.unwrap = TickUnwrapper(cfg.tick_period_s)
@@ -180,8 +180,8 @@ class SafetyMachine:
                 f"{list(self.cfg.expected_mode_machine)} (5 = g1_29dof_rev_1_0, the model hgpt policies use)"
             )
         out += self.faults(s)
-        if self.estop_mask and (s.buttons & self.estop_mask) == self.estop_mask:
-            out.append(f"the remote e-stop combo {self.cfg.remote_estop} is held")
+        if any_held(s.buttons, self.estop_masks):
+            out.append(f"a remote e-stop combo ({self.cfg.remote_estop}) is held")
         if self.state_lag.growth > self.cfg.max_state_lag_s:
             out.append(f"LowState latency grew by {1e3 * self.state_lag.growth:.0f} ms")
         return out
@@ -201,10 +201,9 @@ class SafetyMachine:
             return
         self.latest = s
         self.state_lag.add(now, self.unwrap(s.tick))
-        held = self.estop_mask and (s.buttons & self.estop_mask) == self.estop_mask
-        if held and self.state != SafetyState.ESTOP:
-            self.estop(f"remote {self.cfg.remote_estop} pressed", now)
-        arm_held = bool(self.arm_mask) and (s.buttons & self.arm_mask) == self.arm_mask
+        if any_held(s.buttons, self.estop_masks) and self.state != SafetyState.ESTOP:
+            self.estop(f"remote e-stop ({self.cfg.remote_estop}) pressed", now)
+        arm_held = any_held(s.buttons, self.arm_masks)
         if arm_held and not self._arm_held:
             self.arm(now, source=f"remote {self.cfg.remote_arm}")
         self._arm_held = arm_held

@@ -76,10 +76,12 @@ class SafetyConfig:
     """LowState.mode_machine values the robot may report (5 = g1_29dof_rev_1_0); negative: any."""
     mode_pr: int = 0
     """LowCmd.mode_pr: 0 = PR (pitch/roll ankle and waist joints, what hgpt policies use), 1 = AB."""
-    remote_estop: str = "L2+B"
-    """Remote combo that e-stops (buttons joined by '+'; '' disables)."""
-    remote_arm: str = "L2+A"
-    """Remote combo that arms, on press (buttons joined by '+'; '' disables)."""
+    remote_estop: str = "L2+B,SELECT"
+    """Remote combos that e-stop: '+' joins buttons, ',' separates alternatives ('' disables). L2+B is the
+    G1's own damping combo, SELECT the exit button of Unitree's deploy examples."""
+    remote_arm: str = "START"
+    """Remote combos that arm, on press (as remote_estop). START moves to the default pose in Unitree's
+    deploy examples; avoid L2+A: in debug mode the G1 firmware answers it with a diagnostic pose."""
 
     def __post_init__(self) -> None:
         # ROS hands array parameters over as lists or array.array: store a tuple of ints.
