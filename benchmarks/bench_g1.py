@@ -34,6 +34,7 @@ import numpy as np
 from hgpt_g1.build_unitree_hg import ensure_built, unitree_hg_env
 
 PERIOD = 0.002
+LOWSTATE_TOPIC, LOWCMD_TOPIC = "/bench_g1/lowstate", "/bench_g1/lowcmd"
 TAG_JOINT = 28  # right wrist yaw: its measured position carries the sequence number
 
 
@@ -45,8 +46,7 @@ def _reexec_with_unitree_hg() -> None:
         if os.environ.get("HGPT_BENCH_G1_CHILD"):
             raise
         env = unitree_hg_env(ensure_built())
-        env.update(HGPT_BENCH_G1_CHILD="1", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-        env.setdefault("ROS_DOMAIN_ID", str(120 + os.getpid() % 100))
+        env["HGPT_BENCH_G1_CHILD"] = "1"
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
@@ -72,20 +72,21 @@ def measure(trigger: str, executor: str, seconds: float, warmup: float, meta: Pa
     bridge = subprocess.Popen(
         [sys.executable, "-m", "hgpt_g1.g1_bridge_node", "--ros-args", "-p", f"policy:={meta}",
          "-p", "dry_run:=false", "-p", f"trigger:={trigger}", "-p", f"executor:={executor}",
-         "-p", "status_rate_hz:=1.0"],
+         "-p", "status_rate_hz:=1.0", "-p", f"lowstate_topic:={LOWSTATE_TOPIC}",
+         "-p", f"lowcmd_topic:={LOWCMD_TOPIC}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     rclpy.init()
     node = rclpy.create_node("bench_g1_robot")
     qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
-    pub = node.create_publisher(LowState, "/lowstate", qos)
+    pub = node.create_publisher(LowState, LOWSTATE_TOPIC, qos)
     recv_t, recv_tag, sent = [], [], {}
 
     def on_lowcmd(raw: bytes) -> None:
         recv_t.append(time.perf_counter())
         recv_tag.append(float(command_from_lowcmd(LOWCMD_CDR.to_struct(raw))[0].q[TAG_JOINT]))
 
-    node.create_subscription(LowCmd, "/lowcmd", on_lowcmd, qos, raw=True)
+    node.create_subscription(LowCmd, LOWCMD_TOPIC, on_lowcmd, qos, raw=True)
     obs = {k: np.zeros(29) for k in ("dq", "ddq", "tau_est")}
     obs.update(quat=np.array([1.0, 0, 0, 0]), gyro=np.zeros(3), acc=np.array([0, 0, 9.81]), rpy=np.zeros(3))
     send_t: list[float] = []
@@ -165,6 +166,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 s per mode instead of 15 s")
     args = ap.parse_args()
+    # Never near a real robot: loopback discovery, a private domain, topics of its own (it sends LowCmd).
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.setdefault("HGPT_BENCH_G1_DOMAIN", str(120 + os.getpid() % 100))
+    os.environ["ROS_DOMAIN_ID"] = os.environ["HGPT_BENCH_G1_DOMAIN"]
     _reexec_with_unitree_hg()
     from hgpt_core.policy_meta import PolicyMetadata
 
