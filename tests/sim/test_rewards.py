@@ -156,3 +156,11 @@ def test_metrics_local_vs_global(standing_bank):
     assert e["mpkpe_local_mm"][0] == pytest.approx(0.0, abs=1e-6)
     assert e["mpkpe_global_mm"][0] > 400.0
     assert e["mpjpe"][0] == 0.0
+
+
+def test_nan_state_gives_a_finite_reward(standing_bank):
+    state, ref = perfect(standing_bank)
+    state.body_pos_w[0, 3] = np.nan
+    r = reward(state, ref)
+    assert all(np.isfinite(v).all() for v in r.values())
+    assert r["pos"][0] == 0.0 and r["rot"][0] == pytest.approx(W.sum())

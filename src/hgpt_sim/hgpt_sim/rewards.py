@@ -123,10 +123,11 @@ def tracking_reward(
         "smoothness": -cfg.smoothness_weight * np.square(targets - prev_targets).sum(-1),
         "joint_limit": -cfg.joint_limit_weight * excess.sum(-1),
     }
-    total = sum(terms.values())
-    terms = {k: np.nan_to_num(v, nan=0.0) for k, v in terms.items()}
-    terms["total"] = np.nan_to_num(total, nan=0.0)
-    return terms
+    stacked = np.stack(list(terms.values()))  # (6, N)
+    stacked = np.where(np.isfinite(stacked), stacked, 0.0)  # a NaN state is terminated, not rewarded
+    out = dict(zip(terms, stacked, strict=True))
+    out["total"] = stacked.sum(0)
+    return out
 
 
 def max_reward(weights: np.ndarray) -> float:
