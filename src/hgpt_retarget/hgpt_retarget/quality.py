@@ -153,9 +153,11 @@ def summary(rows: list[dict]) -> dict:
     """Mean of every numeric metric over clips (frames summed)."""
     out: dict = {"clips": len(rows)}
     for f in fields(ClipQuality):
-        vals = [r[f.name] for r in rows if isinstance(r.get(f.name), int | float)]
-        if vals and f.name != "name":
-            out[f.name] = int(np.sum(vals)) if f.name == "frames" else float(np.nanmean(vals))
+        vals = [r[f.name] for r in rows if isinstance(r.get(f.name), int | float) and np.isfinite(r[f.name])]
+        if f.name == "frames":
+            out[f.name] = int(np.sum(vals))
+        elif f.name != "name":
+            out[f.name] = float(np.mean(vals)) if vals else float("nan")
     return out
 
 

@@ -178,11 +178,18 @@ def parse_mapping(data: dict, origin: str) -> SkeletonMapping:
         if t.position_cost < 0 or t.orientation_cost < 0:
             raise SkeletonError(f"{origin}: target {body} has a negative cost")
         targets.append(t)
-    for k, t in enumerate(targets):
-        if t.chain is not None and t.chain not in {x.body for x in targets[:k]}:
-            raise SkeletonError(
-                f"{origin}: target {t.body} chains to {t.chain!r}, which is not a target listed before it"
-            )
+    bodies = {t.body for t in targets}
+    for t in targets:
+        if t.chain is not None and t.chain not in bodies:
+            raise SkeletonError(f"{origin}: target {t.body} chains to {t.chain!r}, which is not a target")
+    ordered: list[Target] = []  # chain parents before their children (the IK places them in this order)
+    while len(ordered) < len(targets):
+        placed = {t.body for t in ordered}
+        ready = [t for t in targets if t.body not in placed and (t.chain is None or t.chain in placed)]
+        if not ready:
+            raise SkeletonError(f"{origin}: chained targets form a cycle")
+        ordered += ready
+    targets = ordered
     return SkeletonMapping(
         name=str(data["name"]),
         format=data["format"],

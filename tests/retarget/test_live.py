@@ -1,0 +1,96 @@
+"""LiveRetargeter on a real walking stream: warm start, dropped and NaN frames, jumps, re-init, bad units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hgpt_core.g1 import JOINT_LIMITS
+from hgpt_retarget.human import load_human
+from hgpt_retarget.live import LiveConfig, LiveRetargeter
+
+FPS = 50.0
+
+
+@pytest.fixture(scope="module")
+def stream(walk_bvh):
+    motion, _ = load_human(walk_bvh)
+    return motion.resample(FPS)
+
+
+def _feed(lr, stream, frames, edit=None):
+    out = []
+    for i in frames:
+        p = stream.positions[i].copy()
+        if edit is not None:
+            p = edit(i, p)
+            if p is None:  # dropped frame
+                continue
+        out.append((i, lr.step(stream.joint_names, p, i / FPS)))
+    return out
+
+
+def test_clean_stream_tracks_and_stays_in_limits(stream):
+    lr = LiveRetargeter()
+    out = _feed(lr, stream, range(60))
+    assert out[0][1].events == ("init",) and all(not f.events for _, f in out[1:])
+    q = np.array([f.joint_pos for _, f in out])
+    assert np.all(q >= JOINT_LIMITS[:, 0] - 1e-6) and np.all(q <= JOINT_LIMITS[:, 1] + 1e-6)
+    # Walking forward: the root follows the scaled human (about 1.5 m/s * 0.8 for 1 s).
+    travel = np.linalg.norm(out[-1][1].root_pos[:2] - out[0][1].root_pos[:2])
+    assert 0.5 < travel < 2.0
+    assert all(0.6 < f.root_pos[2] < 0.9 for _, f in out)
+
+
+def test_nan_and_missing_joints_are_held_then_time_out(stream):
+    lr = LiveRetargeter(cfg=LiveConfig(hold_timeout_s=0.1))
+    foot = stream.joint_names.index("Foot_L")
+    out = dict(_feed(lr, stream, range(30)))
+    assert out[29].valid
+    held = dict(_feed(lr, stream, range(30, 40), lambda i, p: (p.__setitem__(foot, np.nan), p)[1]))
+    assert held[30].held == ("left_ankle",) and held[30].valid  # held within the timeout
+    assert not held[39].valid and "timeout" in held[39].events  # older than 0.1 s
+    assert np.isfinite(held[39].joint_pos).all()  # still a safe (last) pose, never NaN
+    back = dict(_feed(lr, stream, range(40, 45)))
+    assert back[44].valid and back[44].held == ()
+
+
+def test_dropped_frames_and_gap(stream):
+    lr = LiveRetargeter()
+    out = dict(_feed(lr, stream, range(80), lambda i, p: None if 20 <= i < 40 else p))
+    assert "gap" in out[40].events  # 0.42 s without data > max_gap_s
+    step = np.abs(out[40].joint_pos - out[19].joint_pos).max()
+    assert step < 0.42 * 37.0  # bounded by the motor speed limits over the gap
+    assert out[79].valid
+
+
+def test_jump_is_blended_not_teleported(stream):
+    lr = LiveRetargeter()
+    shift = np.array([2.0, 0.0, 0.0])
+    out = dict(_feed(lr, stream, range(60), lambda i, p: p + shift if i >= 30 else p))
+    assert "jump" in out[30].events
+    moved = out[30].root_pos[0] - out[29].root_pos[0]
+    assert moved < 0.2  # not the 2 m * scale teleport
+    assert out[59].root_pos[0] - out[29].root_pos[0] > 1.0  # glides towards the new place
+
+
+def test_skeleton_change_reinitialises_and_stale_frames_repeat(stream, human_dir):
+    lr = LiveRetargeter()
+    _feed(lr, stream, range(5))
+    stale = lr.step(stream.joint_names, stream.positions[5], 0.0)
+    assert stale.events == ("stale",)
+    cmu_path = sorted((human_dir / "cmu_bvh_fairmotion").glob("*.bvh"))
+    if not cmu_path:
+        pytest.skip("CMU BVH absent")
+    cmu, _ = load_human(cmu_path[0])
+    f = lr.step(cmu.joint_names, cmu.positions[0], 1.0)
+    assert f.events == ("reinit", "init") and lr.mapping.name == "cmu"
+
+
+def test_wrong_units_or_unknown_skeleton_give_no_output(stream):
+    lr = LiveRetargeter()
+    assert lr.step(stream.joint_names, stream.positions[0] * 100.0, 0.0) is None  # centimetres
+    assert "implausible" in lr.last_error
+    lr = LiveRetargeter()
+    assert lr.step(("a", "b"), np.zeros((2, 3)), 0.0) is None
+    assert "no skeleton mapping fits" in lr.last_error
