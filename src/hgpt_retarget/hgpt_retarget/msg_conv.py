@@ -1,0 +1,61 @@
+"""numpy <-> hgpt_msgs for retarget_node. The only place where ROS's x, y, z, w quaternion order appears."""
+
+from __future__ import annotations
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, Quaternion, Vector3
+
+from hgpt_core.rotations import angular_velocity_w
+from hgpt_msgs.msg import HumanPose, MotionReference
+from hgpt_retarget.live import LiveFrame
+
+
+def stamp_to_sec(stamp: Time) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def sec_to_stamp(t: float) -> Time:
+    sec = int(np.floor(t))
+    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+
+
+def human_pose_from_msg(msg: HumanPose) -> tuple[tuple[str, ...], np.ndarray, float]:
+    """HumanPose -> (joint names, positions (J, 3) [m], capture time [s]); missing rows are NaN."""
+    names = tuple(msg.joint_names)
+    pos = np.full((len(names), 3), np.nan)
+    n = min(len(names), len(msg.positions))
+    pos[:n] = [(p.x, p.y, p.z) for p in msg.positions[:n]]
+    return names, pos, stamp_to_sec(msg.header.stamp)
+
+
+def human_pose_to_msg(names, positions: np.ndarray, t: float, skeleton: str = "", frame_id: str = "world"):
+    """(names, positions (J, 3) [m], time [s]) -> HumanPose (for publishers, bags and tests)."""
+    msg = HumanPose()
+    msg.header.stamp, msg.header.frame_id = sec_to_stamp(t), frame_id
+    msg.skeleton, msg.joint_names = skeleton, list(names)
+    msg.positions = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in positions]
+    return msg
+
+
+def frame_to_msg(
+    frame: LiveFrame, prev: LiveFrame | None, valid: bool, index: int, frame_id: str = "world"
+) -> MotionReference:
+    """LiveFrame -> MotionReference; velocities by finite difference from the previous published frame."""
+    msg = MotionReference()
+    msg.header.stamp, msg.header.frame_id = sec_to_stamp(frame.stamp), frame_id
+    p, q = frame.root_pos, frame.root_quat
+    msg.root_position = Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
+    msg.root_orientation = Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))
+    msg.joint_positions = [float(x) for x in frame.joint_pos]
+    lin, ang, jv = np.zeros(3), np.zeros(3), np.zeros(len(frame.joint_pos))
+    if prev is not None and frame.stamp > prev.stamp:
+        dt = frame.stamp - prev.stamp
+        lin = (p - prev.root_pos) / dt
+        ang = angular_velocity_w(np.stack((prev.root_quat, q)), dt)[-1]
+        jv = (frame.joint_pos - prev.joint_pos) / dt
+    msg.root_linear_velocity = Vector3(x=float(lin[0]), y=float(lin[1]), z=float(lin[2]))
+    msg.root_angular_velocity = Vector3(x=float(ang[0]), y=float(ang[1]), z=float(ang[2]))
+    msg.joint_velocities = [float(x) for x in jv]
+    msg.clip_id, msg.frame_index, msg.valid = "", int(index), bool(valid)
+    return msg
