@@ -41,6 +41,8 @@ class EnvConfig:
     seed: int = 0
     auto_reset: bool = True
     privileged_obs: bool = True
+    compute_obs: bool = True
+    """Build observations in ``step`` (off for adapters that build their own: obs is then (N, 0))."""
     device: str = "cpu"
     reward: RewardConfig = field(default_factory=RewardConfig)
     fall: FallConfig = field(default_factory=FallConfig)
@@ -217,7 +219,10 @@ class TrackingEnv:
         done = np.flatnonzero(terminated | truncated)
         if cfg.auto_reset and len(done):
             self._reset(done)
-        obs, priv = self.observe()
+        if cfg.compute_obs:
+            obs, priv = self.observe()
+        else:
+            obs, priv = torch.zeros((self.num_envs, 0), device=cfg.device), None
         t = self._torch
         return StepResult(
             obs=obs,

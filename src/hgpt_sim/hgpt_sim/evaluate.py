@@ -142,6 +142,7 @@ def run_clip(
         seed=seed,
         auto_reset=False,
         privileged_obs=False,
+        compute_obs=False,  # adapters build their own observations
         fall=fall or FallConfig(),
         dr=DRConfig.paper() if dr else DRConfig(),
     )
