@@ -73,6 +73,10 @@ class BenchConfig:
     """Also time PyTorch eager (GPT-S window and KV, 1 thread)."""
     out_dir: str | None = None
     """Keep the exported graphs here (default: a temporary folder)."""
+    reuse: bool = False
+    """Reuse graphs already in out_dir (e.g. export at normal priority, then time under chrt)."""
+    export_only: bool = False
+    """Export (into out_dir) and stop."""
     json_out: str | None = None
     """Write the results as JSON here."""
 
@@ -94,18 +98,21 @@ class Case:
         return self.model, self.graph, self.precision, self.backend, self.threads
 
 
-def _export(cfg, name: str, out: Path, int8: str, state: dict | None = None) -> tuple[dict[str, Path], dict]:
-    """Export one policy's deploy graph (fp32 and int8); returns paths and the weights used."""
+def _export(
+    cfg, name: str, out: Path, int8: str, state: dict | None = None, reuse: bool = False
+) -> tuple[dict[str, Path], dict]:
+    """Export one policy's deploy graph (fp32 and int8); returns paths and the weights used (seed 0, so a
+    rerun with ``reuse`` rebuilds the same weights without exporting again)."""
     torch.manual_seed(0)
     model = build_policy(cfg).eval()
     if state is not None:
         model.load_state_dict(state)
     graph = "kv_step" if cfg.inference == "sliding_kv" else "window"
-    fp32 = export_onnx(model, make_metadata(cfg, name), out / f"{name}.{graph}.onnx", graph)
-    return {
-        "fp32": fp32,
-        "int8": quantize_int8(fp32, out / f"{name}.{graph}.int8.onnx", int8),
-    }, model.state_dict()
+    paths = {"fp32": out / f"{name}.{graph}.onnx", "int8": out / f"{name}.{graph}.{int8}.onnx"}
+    if not (reuse and all(p.exists() for p in paths.values())):
+        export_onnx(model, make_metadata(cfg, name), paths["fp32"], graph)
+        quantize_int8(paths["fp32"], paths["int8"], int8)
+    return paths, model.state_dict()
 
 
 def build_cases(cfg: BenchConfig, out: Path) -> list[Case]:
@@ -124,9 +131,11 @@ def build_cases(cfg: BenchConfig, out: Path) -> list[Case]:
     weights: dict[str, dict] = {}
     for name, graph, pcfg in specs:
         t0 = time.perf_counter()
-        paths, weights[name] = _export(pcfg, f"{name}-{graph}", out, cfg.int8, weights.get(name))
+        paths, weights[name] = _export(pcfg, f"{name}-{graph}", out, cfg.int8, weights.get(name), cfg.reuse)
         n_params = num_params(build_policy(pcfg)) / 1e6
         print(f"exported {name} {graph} ({n_params:.2f}M) in {time.perf_counter() - t0:.1f} s", flush=True)
+        if cfg.export_only:
+            continue
         for prec, path in paths.items():
             for n in threads:
                 pol = Policy.load(path, "onnxruntime", threads=n, spinning=cfg.spinning)
@@ -201,6 +210,8 @@ def main(cfg: BenchConfig) -> None:
         out = Path(cfg.out_dir or tmp)
         out.mkdir(parents=True, exist_ok=True)
         cases = build_cases(cfg, out)
+        if cfg.export_only:
+            return
         t0 = time.perf_counter()
         run(cfg, cases)
         elapsed = time.perf_counter() - t0

@@ -168,3 +168,22 @@ def test_int8_error_is_measured_on_real_tokens(inference, method, tmp_path, shar
     print(f"int8 {method} vs fp32 ({inference}): {err}")
     assert all(np.isfinite(v) for v in err.values())
     assert err["mean_abs"] > 0.0 and err["rel"] < 0.05
+
+
+@pytest.mark.parametrize(
+    ("cfg", "n_linear"),
+    [
+        (baseline_config("mlp", mlp_dims=(64, 32)), 3),
+        (baseline_config("mlp_stacked", context_len=H, mlp_dims=(64, 32)), 3),
+        (baseline_config("tcn", tcn_channels=16, tcn_dilations=(1, 2), context_len=H), 2),  # convs stay fp32
+        (gpt_config("S", "window", **TINY), 4 * TINY["n_layer"] + 2),
+    ],
+    ids=["mlp", "mlp_stacked", "tcn", "gpt"],
+)
+def test_int8_quantises_every_linear(cfg, n_linear, tmp_path):
+    model = build_policy(cfg).eval()
+    fp32 = export_onnx(model, make_metadata(cfg, "m"), tmp_path / "f.onnx")
+    q = quantize_int8(fp32, tmp_path / "q.onnx")
+    assert sum(n.op_type == "MatMulNBits" for n in onnx.load(str(q)).graph.node) == n_linear
+    assert not any(n.op_type == "Gemm" for n in onnx.load(str(q)).graph.node)
+    assert (q.stat().st_mode & 0o777) == 0o644

@@ -55,7 +55,8 @@ class MLPPolicy(nn.Module):
     def act_last(self, tokens: torch.Tensor) -> torch.Tensor:
         """Window graph: (B, T, obs) -> (B, act_dim); stacked models take exactly T = H (padded)."""
         x = self.normalizer(tokens[:, -self.frames :])
-        return self.net(x.reshape(x.shape[0], -1))
+        # keep a length-1 time axis: Linear then exports as MatMul, which int8 quantisation handles
+        return self.net(x.reshape(-1, 1, self.frames * self.config.obs_dim))[:, 0]
 
 
 class _TCNBlock(nn.Module):
