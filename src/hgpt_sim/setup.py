@@ -17,5 +17,10 @@ setup(
     description="MuJoCo G1 tracking environment (batched, for training) and sim_bridge_node (ROS).",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
-    entry_points={"console_scripts": ["sim_bridge_node = hgpt_sim.sim_bridge_node:main"]},
+    entry_points={
+        "console_scripts": [
+            "sim_bridge_node = hgpt_sim.sim_bridge_node:main",
+            "hgpt-eval = hgpt_sim.evaluate:main",
+        ]
+    },
 )
