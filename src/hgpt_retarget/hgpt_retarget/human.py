@@ -105,15 +105,18 @@ def check_plausible(motion: HumanMotion, mapping: SkeletonMapping) -> float:
         )
     lm = motion.landmarks(mapping)
     lateral = lm["left_hip"] - lm["right_hip"]
-    forward = np.cross(lateral, np.array([0.0, 0.0, 1.0]))
     dots = []
     for side in ("left", "right"):
-        foot = lm[f"{side}_toe"] - lm[f"{side}_ankle"]
-        dots.append(np.sum(forward[:, :2] * foot[:, :2], axis=-1))
+        # The normal of the knee-ankle-toe plane points to the body's left (flips under a mirror or a
+        # left/right swap), and stays defined when the foot points down, unlike the toe's heading.
+        foot_left = np.cross(
+            lm[f"{side}_knee"] - lm[f"{side}_ankle"], lm[f"{side}_toe"] - lm[f"{side}_ankle"]
+        )
+        dots.append(np.sum(foot_left * lateral, axis=-1))
     frac = float(np.nanmean(np.concatenate(dots) > 0))
     if frac < 0.5:
         raise MotionFormatError(
-            f"{motion.name}: toes point backwards in {100 * (1 - frac):.0f}% of frames relative to the "
+            f"{motion.name}: the feet face backwards in {100 * (1 - frac):.0f}% of frames relative to the "
             f"hips: left/right swapped or an axis mirrored (skeleton '{mapping.name}', up_axis "
             f"{mapping.up_axis!r})"
         )

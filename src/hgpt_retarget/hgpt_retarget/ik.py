@@ -45,7 +45,7 @@ class IKConfig:
 
     iterations: int = 3
     """QP iterations per frame after the first (warm start from the previous frame)."""
-    init_iterations: int = 80
+    init_iterations: int = 200
     """Iterations for the first frame (from the knees-bent pose)."""
     tolerance: float = 2e-3
     """Stop iterating once the largest joint step of an iteration is below this [rad]."""
@@ -67,6 +67,9 @@ class IKConfig:
     """Minimum distance kept between those geoms [m]."""
     collision_detection: float = 0.06
     """Distance below which a geom pair enters the QP [m]."""
+    collision_push: float = 0.002
+    """Separation demanded per iteration of pairs at the margin or inside each other [m] (mink
+    bound_relaxation = -push): without it a pair that starts inside (hands clasped) stays inside."""
     solver: str = "daqp"
     """qpsolvers backend."""
 
@@ -80,6 +83,18 @@ def _collision_pairs(model: mujoco.MjModel) -> list[tuple[list[str], list[str]]]
     legs = [[f"{s}_{g}" for g in LEG_GEOMS if f"{s}_{g}" in names] for s in sides]
     left_arm, right_arm = arms[: len(arms) // 2], arms[len(arms) // 2 :]
     return [(arms, trunk + thighs), (left_arm, right_arm), (legs[0], legs[1])]
+
+
+class DisplacementCollisionLimit(mink.CollisionAvoidanceLimit):
+    """mink's collision limit with its bound as a displacement, like the other limits.
+
+    mink 1.3 bounds the normal *displacement* of a pair by ``gain * (d - d_min) / dt``: at dt = 0.02 s
+    that lets geoms 5 cm apart close 2.1 m in one step, so fast limbs tunnel through each other. The
+    bound here is ``gain * (d - d_min)`` (mink's own formula evaluated with dt = 1).
+    """
+
+    def compute_qp_inequalities(self, configuration: mink.Configuration, dt: float) -> mink.Constraint:
+        return super().compute_qp_inequalities(configuration, 1.0)
 
 
 class G1IK:
@@ -109,17 +124,18 @@ class G1IK:
         self.base_limits: list = [mink.ConfigurationLimit(m)]
         if cfg.self_collision:
             self.base_limits.append(
-                mink.CollisionAvoidanceLimit(
+                DisplacementCollisionLimit(
                     m,
                     _collision_pairs(m),
                     minimum_distance_from_collisions=cfg.collision_margin,
                     collision_detection_distance=cfg.collision_detection,
+                    bound_relaxation=-cfg.collision_push,
                 )
             )
         if cfg.floor:
             feet = [m.geom(i).name for i in range(m.ngeom) if "_foot" in m.geom(i).name]
             self.base_limits.append(
-                mink.CollisionAvoidanceLimit(
+                DisplacementCollisionLimit(
                     m,
                     [(feet, ["floor"])],
                     minimum_distance_from_collisions=0.0,
@@ -127,6 +143,7 @@ class G1IK:
                 )
             )
         self._vmax = vmax
+        self.infeasible = 0  # QP iterations that had to drop the collision limits
         self._vel_limits: dict[int, mink.VelocityLimit] = {}
         self._identity_wxyz = np.array([1.0, 0.0, 0.0, 0.0])
 
@@ -201,13 +218,20 @@ class G1IK:
         # the limit; a long first solve takes 4x smaller steps (large steps jump through the linearised
         # collision constraints).
         share = self.cfg.iterations if n <= self.cfg.iterations else 4 * self.cfg.iterations
-        limits = self.base_limits + ([self.velocity_limit(share)] if velocity_limit else [])
+        speed = [self.velocity_limit(share)] if velocity_limit else []
         cfg = self.configuration
         for it in range(n):
             active = self._set_targets(pos, quat, pos_cost, ori_cost, parents, chain_dir, chain_len, it == 0)
-            v = mink.solve_ik(
-                cfg, [*active, self.posture], dt, self.cfg.solver, self.cfg.damping, limits=limits
-            )
+            tasks = [*active, self.posture]
+            try:
+                v = mink.solve_ik(
+                    cfg, tasks, dt, self.cfg.solver, self.cfg.damping, limits=self.base_limits + speed
+                )
+            except mink.NoSolutionFound:  # collision constraints in conflict: keep the joint limits only
+                self.infeasible += 1
+                v = mink.solve_ik(
+                    cfg, tasks, dt, self.cfg.solver, self.cfg.damping, limits=self.base_limits[:1]
+                )
             cfg.integrate_inplace(v, dt)
             if np.abs(v[6:]).max() * dt < self.cfg.tolerance:
                 break
