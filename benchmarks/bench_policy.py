@@ -77,6 +77,10 @@ class BenchConfig:
     """Reuse graphs already in out_dir (e.g. export at normal priority, then time under chrt)."""
     export_only: bool = False
     """Export (into out_dir) and stop."""
+    histories: tuple[str, ...] = ("frame", "stacked", "window", "kv")
+    """Time only these histories (the baseline GPT-S window fp32 1-thread case is always timed)."""
+    weights: tuple[str, ...] = ("fp32", "int8")
+    """Time only these weight precisions."""
     json_out: str | None = None
     """Write the results as JSON here."""
 
@@ -138,16 +142,21 @@ def build_cases(cfg: BenchConfig, out: Path) -> list[Case]:
             continue
         for prec, path in paths.items():
             for n in threads:
+                base = (name, graph, prec, "onnxruntime", n) == BASELINE
+                if not base and (graph not in cfg.histories or prec not in cfg.weights):
+                    continue
                 pol = Policy.load(path, "onnxruntime", threads=n, spinning=cfg.spinning)
                 cases.append(Case(name, graph, prec, "onnxruntime", n, pol))
-        if cfg.torch_reference and name == "GPT-S":
+        if cfg.torch_reference and name == "GPT-S" and graph in cfg.histories:
             torch.set_num_threads(1)
             model = build_policy(pcfg).eval()
             model.load_state_dict(weights[name])
             cases.append(
                 Case(name, graph, "fp32", "torch", 1, Policy.from_model(model, make_metadata(pcfg, name)))
             )
-        if graph == "kv":  # accuracy of int8 on the deployment path (random weights: a sanity check)
+        if (
+            graph == "kv" and "int8" in cfg.weights
+        ):  # accuracy of int8 on the deployment path (random weights: a sanity check)
             tokens = np.random.default_rng(0).normal(size=(1, 64, pcfg.obs_dim)).astype(np.float32)
             err = quantization_error(paths["fp32"], paths["int8"], tokens)["rel"]
             for c in cases:

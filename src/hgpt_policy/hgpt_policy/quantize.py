@@ -6,7 +6,9 @@ weights are 4x fewer bytes. Two methods, both keeping the policy metadata:
 * ``blockwise`` (default): each MatMul weight becomes ORT's ``com.microsoft.MatMulNBits`` with 8-bit
   symmetric blocks of ``block_size`` input rows, one fp32 scale per block and output column, and the
   following bias Add folded in. ``accuracy_level=4`` makes ORT quantise the activations to int8 per
-  block too and run int8 dot products (VNNI). Finer scales than per-channel: smaller error, same speed.
+  block too and run int8 dot products (VNNI). Measured on this CPU (KV step, 1 thread, GPT-S/B/L):
+  block 128 is 15-27% faster than block 32 (fewer scales to read, longer dot products) for 0.2-0.3
+  points more relative action error, and both beat ``dynamic`` in speed and error.
 * ``dynamic``: ``onnxruntime.quantization.quantize_dynamic`` (per-channel int8 weights,
   ``DynamicQuantizeMatMul``); standard ONNX ops only, for runtimes without the contrib op.
 """
@@ -108,7 +110,11 @@ def _dynamic(src: Path, tmp: Path) -> onnx.ModelProto:
 
 
 def quantize_int8(
-    src: str | Path, dst: str | Path, method: str = "blockwise", block_size: int = 32, accuracy_level: int = 4
+    src: str | Path,
+    dst: str | Path,
+    method: str = "blockwise",
+    block_size: int = 128,
+    accuracy_level: int = 4,
 ) -> Path:
     """Quantise the MatMul weights of an exported graph to int8 (see the module docstring); returns dst.
 
