@@ -36,7 +36,9 @@ class ConstantRuntime:
 
 
 def ConstantPolicy(action=None) -> TokenPolicy:  # noqa: N802
-    return TokenPolicy(ConstantRuntime(action), PolicyMetadata("constant", context_len=1, inference="single_frame"))
+    return TokenPolicy(
+        ConstantRuntime(action), PolicyMetadata("constant", context_len=1, inference="single_frame")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +174,12 @@ def test_targets_clamped_and_rate_limited(ref):
     assert np.all(cmd.q <= spec.joint_limits[:, 1] + 1e-12)
     assert np.all(np.abs(cmd.q - prev) <= spec.velocity_limit * 0.02 + 1e-12)
     assert "targets clamped to joint limits" in st.warnings and "targets rate-limited" in st.warnings
+
+
+def test_request_made_while_damped_survives_a_stale_start():
+    ctrl = PolicyController(ConstantPolicy())
+    assert ctrl.set_mode(Mode.STAND)[0]
+    ctrl.on_state(state(0.0))
+    assert ctrl.tick(0.5)[1].state == "stale_robot_state"  # the bridge hiccuped before anything moved
+    ctrl.on_state(state(0.52))
+    assert ctrl.tick(0.52)[0].mode == Mode.STAND  # the pending request goes ahead

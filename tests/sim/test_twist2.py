@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 
 from hgpt_core.rotations import axis_angle_to_quat, quat_apply_inv
+from hgpt_policy.twist2 import CUR_DIM, OBS_DIM, TWIST2_DEFAULT_POSE, TWIST2_KP
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.metrics import step_errors
-from hgpt_sim.twist2 import (
-    CUR_DIM,
-    OBS_DIM,
-    TWIST2_DEFAULT_POSE,
-    TWIST2_KP,
-    Twist2Adapter,
-    mimic_obs,
-    twist2_actuation,
-)
+from hgpt_sim.twist2 import Twist2Adapter, mimic_obs, twist2_actuation
 
 
 def make_env(bank, steps: int | None = None) -> tuple[TrackingEnv, Twist2Adapter]:

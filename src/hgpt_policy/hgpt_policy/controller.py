@@ -290,9 +290,11 @@ class PolicyController:
         if latch:
             self.fault = True
         self.reason = reason
-        self.mode, self.ramp_from, self.last_target = Mode.DAMP, None, None
-        if state != "waiting_for_robot_state":  # leaving DAMP always takes a new, explicit request
+        # Once the robot was driven, leaving DAMP takes a new, explicit request; a request made while still
+        # damped (start-up, waiting for a first fresh state) stays pending.
+        if latch or self.mode != Mode.DAMP:
             self.requested = Mode.DAMP
+        self.mode, self.ramp_from, self.last_target = Mode.DAMP, None, None
         q = self.state.q.copy() if self.state is not None and _finite(self.state.q) else self.default.copy()
         n = len(self.default)
         cmd = Command(q, np.zeros(n), np.zeros(n), self.kd * self.cfg.damp_kd_scale, Mode.DAMP)

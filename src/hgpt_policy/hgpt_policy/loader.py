@@ -31,15 +31,22 @@ BUILTIN = {"zero": HoldDefaultPolicy}
 
 
 def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1):
-    """``zero`` (hold the default pose) or a path to an exported policy (``.onnx`` / ``.pt`` checkpoint).
+    """``zero`` (hold the default pose), ``twist2`` / ``twist2:<file.onnx>`` (the peer's released tracker), or
+    a path to an exported hgpt policy (``.onnx`` / ``.pt`` checkpoint).
 
     Artifacts are checked against the robot by :class:`hgpt_policy.runtime.Policy` (refuses on mismatch).
     """
     if spec in BUILTIN:
         return BUILTIN[spec]()
+    if spec == "twist2" or spec.startswith("twist2:"):
+        from hgpt_policy.twist2 import Twist2Policy
+
+        return Twist2Policy(spec.split(":", 1)[1] if ":" in spec else None, intra_op_threads=threads)
     path = Path(spec)
     if path.suffix not in (".onnx", ".pt") or not path.is_file():
-        raise ValueError(f"unknown policy '{spec}'; valid: {sorted(BUILTIN)} or an existing .onnx/.pt file")
+        raise ValueError(
+            f"unknown policy '{spec}'; valid: {sorted(BUILTIN)}, twist2[:file.onnx] or an existing .onnx/.pt file"
+        )
     from hgpt_policy.runtime import Policy
 
     backend = backend or ("torch" if path.suffix == ".pt" else "onnxruntime")

@@ -14,28 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-from hgpt_core.g1 import NUM_JOINTS, G1Spec
-from hgpt_core.rotations import quat_apply_inv, roll_pitch
+from hgpt_core.g1 import G1Spec
+from hgpt_core.obs import ObsInput
+from hgpt_policy.twist2 import (
+    ACTION_SCALE,
+    DEFAULT_ONNX,
+    TWIST2_DEFAULT_POSE,
+    TWIST2_KD,
+    TWIST2_KP,
+    Twist2Policy,
+    mimic_from_arrays,
+)
 from hgpt_sim.backend import PhysicsState
 from hgpt_sim.model import Actuation
+from hgpt_sim.observation import obs_input
 from hgpt_sim.references import RefFrame
 
-DEFAULT_ONNX = Path("/work/shared/peers/twist2/twist2_1017_20k.onnx")
-MIMIC_DIM, PROPRIO_DIM, HISTORY = 35, 92, 10
-CUR_DIM = MIMIC_DIM + PROPRIO_DIM
-OBS_DIM = CUR_DIM * (HISTORY + 1) + MIMIC_DIM
-assert OBS_DIM == 1432
-ANKLE_IDX = np.array([4, 5, 10, 11])  # their dq observation zeroes the ankles
-ANG_VEL_SCALE, DOF_VEL_SCALE, ACTION_CLIP, ACTION_SCALE = 0.25, 0.05, 10.0, 0.5
-
-_LEG = [-0.2, 0.0, 0.0, 0.4, -0.2, 0.0]
-TWIST2_DEFAULT_POSE = np.array(
-    _LEG + _LEG + [0.0] * 3 + [0.0, 0.4, 0.0, 1.2, 0.0, 0.0, 0.0] + [0.0, -0.4, 0.0, 1.2, 0.0, 0.0, 0.0]
-)
-_LEG_KP, _LEG_KD = [100, 100, 100, 150, 40, 40], [2, 2, 2, 4, 2, 2]
-_ARM_KP, _ARM_KD = [40, 40, 40, 40, 4, 4, 4], [5, 5, 5, 5, 0.2, 0.2, 0.2]
-TWIST2_KP = np.array(_LEG_KP * 2 + [150] * 3 + _ARM_KP * 2, dtype=np.float64)
-TWIST2_KD = np.array(_LEG_KD * 2 + [4] * 3 + _ARM_KD * 2, dtype=np.float64)
+__all__ = ["DEFAULT_ONNX", "Twist2Adapter", "mimic_obs", "twist2_actuation"]
 
 
 def twist2_actuation(physics_dt: float = 0.001, integrator: str = "euler", pd: str = "actuator") -> Actuation:
@@ -46,32 +41,13 @@ def twist2_actuation(physics_dt: float = 0.001, integrator: str = "euler", pd: s
 
 def mimic_obs(ref: RefFrame) -> np.ndarray:
     """TWIST2 ``build_mimic_obs`` (non-masked) of the reference frame. Shape: (N, 35)."""
-    lin_b = quat_apply_inv(ref.root_quat, ref.root_lin_vel_w)  # full root frame, not heading-only
-    ang_b = quat_apply_inv(ref.root_quat, ref.root_ang_vel_w)
-    return np.concatenate(
-        (lin_b[:, :2], ref.root_pos_w[:, 2:3], roll_pitch(ref.root_quat), ang_b[:, 2:3], ref.joint_pos),
-        axis=-1,
-    )
-
-
-def proprio_obs(state: PhysicsState, last_action: np.ndarray) -> np.ndarray:
-    """TWIST2 proprioception. Shape: (N, 92)."""
-    dq = state.joint_vel * DOF_VEL_SCALE
-    dq[:, ANKLE_IDX] = 0.0
-    return np.concatenate(
-        (
-            state.root_ang_vel_b * ANG_VEL_SCALE,
-            roll_pitch(state.root_quat),
-            state.joint_pos - TWIST2_DEFAULT_POSE,
-            dq,
-            last_action,
-        ),
-        axis=-1,
+    return mimic_from_arrays(
+        ref.root_pos_w, ref.root_quat, ref.root_lin_vel_w, ref.root_ang_vel_w, ref.joint_pos
     )
 
 
 class Twist2Adapter:
-    """TWIST2 ``twist2_1017_20k.onnx`` as a :class:`~hgpt_sim.adapters.TrackerAdapter`.
+    """TWIST2 as a :class:`~hgpt_sim.adapters.TrackerAdapter`: :class:`Twist2Policy` + its actuation.
 
     Args:
         onnx_path: The released ONNX file.
@@ -84,51 +60,35 @@ class Twist2Adapter:
 
     def __init__(
         self,
-        onnx_path: str | Path = DEFAULT_ONNX,
+        onnx_path: str | Path | None = None,
         actuation: Actuation | None = None,
         intra_op_threads: int = 1,
     ) -> None:
-        import onnxruntime as ort
-
-        path = Path(onnx_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"TWIST2 ONNX not found at {path} (see /work/shared/peers/twist2/)")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = intra_op_threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        inp = self.session.get_inputs()[0]
-        if inp.shape[-1] != OBS_DIM:
-            raise ValueError(f"{path}: input width {inp.shape[-1]}, TWIST2 layout needs {OBS_DIM}")
-        self.input_name = inp.name
+        self.policy = Twist2Policy(onnx_path, intra_op_threads)
         self.actuation = actuation or twist2_actuation()
-        self.history: np.ndarray | None = None  # (N, 10, 127), oldest first
-        self.last_action: np.ndarray | None = None  # raw network output, before clip
 
-    def _ensure(self, n: int) -> None:
-        if self.history is None or self.history.shape[0] != n:
-            self.history = np.zeros((n, HISTORY, CUR_DIM))
-            self.last_action = np.zeros((n, NUM_JOINTS))
+    @property
+    def session(self):
+        return self.policy.session
+
+    @session.setter
+    def session(self, value) -> None:
+        self.policy.session = value
+
+    @property
+    def last_action(self) -> np.ndarray | None:
+        return self.policy.last_action
 
     def reset(self, env_ids: np.ndarray | None = None) -> None:
-        if self.history is None:
-            return
-        sel = slice(None) if env_ids is None else env_ids
-        self.history[sel] = 0.0
-        self.last_action[sel] = 0.0
+        self.policy.reset(env_ids)
+
+    def _inp(self, state: PhysicsState, ref_next: RefFrame) -> ObsInput:
+        zeros = np.zeros_like(state.joint_pos)  # TWIST2 feeds back its own raw action, kept in the policy
+        return obs_input(state, ref_next, zeros, TWIST2_DEFAULT_POSE)
 
     def build_obs(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
         """The 1432-wide observation; advances the history. Shape: (N, 1432)."""
-        n = state.qpos.shape[0]
-        self._ensure(n)
-        mimic = mimic_obs(ref_next)
-        cur = np.concatenate((mimic, proprio_obs(state, self.last_action)), axis=-1)
-        obs = np.concatenate((cur, self.history.reshape(n, -1), mimic), axis=-1)
-        self.history = np.concatenate((self.history[:, 1:], cur[:, None]), axis=1)
-        return obs.astype(np.float32)
+        return self.policy.build_obs(self._inp(state, ref_next))
 
     def act(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
-        obs = self.build_obs(state, ref_next)
-        raw = self.session.run(None, {self.input_name: obs})[0].astype(np.float64)
-        self.last_action = raw
-        return np.clip(raw, -ACTION_CLIP, ACTION_CLIP) * ACTION_SCALE + TWIST2_DEFAULT_POSE
+        return self.policy.act(self._inp(state, ref_next)) * ACTION_SCALE + TWIST2_DEFAULT_POSE
