@@ -142,7 +142,9 @@ def _finite(*arrays: np.ndarray) -> bool:
 class PolicyController:
     """Pure-Python control core; the node feeds it messages and publishes what :meth:`tick` returns."""
 
-    def __init__(self, policy: TrackingPolicy, spec: G1Spec | None = None, cfg: ControllerConfig | None = None):
+    def __init__(
+        self, policy: TrackingPolicy, spec: G1Spec | None = None, cfg: ControllerConfig | None = None
+    ) -> None:
         self.policy = policy
         self.meta = policy.meta
         self.spec = spec or G1Spec()

@@ -45,7 +45,8 @@ def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1
     path = Path(spec)
     if path.suffix not in (".onnx", ".pt") or not path.is_file():
         raise ValueError(
-            f"unknown policy '{spec}'; valid: {sorted(BUILTIN)}, twist2[:file.onnx] or an existing .onnx/.pt file"
+            f"unknown policy '{spec}'; valid: {sorted(BUILTIN)}, twist2[:file.onnx], "
+            "or an existing .onnx/.pt file"
         )
     from hgpt_policy.runtime import Policy
 

@@ -2,8 +2,10 @@
 
 Conv encoder -> M latent channels -> FFT per channel -> amplitude, frequency, offset (+ phase from a learned
 projection) -> each channel rebuilt as ``A sin(2 pi (f t - phase)) + offset`` -> conv decoder -> input.
-The per-window amplitude and frequency of every channel, averaged (mean and std) over a sequence's windows,
-is the sequence's HME vector (Humanoid-GPT §3.2). Training checkpoints every epoch and resumes.
+One latent channel per body joint (plus a few for the root): the per-window amplitude A and frequency f of
+every channel, as (A, A f), averaged (mean and std) over a sequence's windows, is the sequence's HME vector
+(Humanoid-GPT §3.2: per-joint amplitude and frequency, mean/std per sequence). Training checkpoints every
+epoch and resumes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ FEATURE_FIELDS = ("root_pos", "root_quat", "joint_pos", "root_lin_vel", "root_an
 # Wrists are left out: the 23-DoF sources (GMT, PBHC, ASAP) store none, and zeros there would make the
 # embedding tell sources apart instead of motions.
 BODY_JOINTS = np.array([i for i, n in enumerate(G1_JOINT_NAMES) if "wrist" not in n])
-NUM_FEATURES = 2 * len(BODY_JOINTS) + 1 + 3 + 3
+ROOT_FEATURES = 1 + 3 + 3
+NUM_FEATURES = 2 * len(BODY_JOINTS) + ROOT_FEATURES
 
 
 def motion_features(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -49,8 +52,12 @@ class PAEConfig:
 
     window: int = 64
     """Frames per window (1.28 s at 50 Hz)."""
-    latent_channels: int = 8
+    root_channels: int = 3
+    """Latent channels of the root terms; each of the 23 body joints has one more."""
+    joint_hidden: int = 4
+    """Hidden channels per joint in the joint encoder."""
     hidden: int = 32
+    """Hidden channels of the root encoder and of the decoder."""
     kernel: int = 9
     """Odd; the encoder sees ``kernel - 1`` frames of context on each side of the window."""
     epochs: int = 20
@@ -60,28 +67,67 @@ class PAEConfig:
     """Batches per epoch (and per checkpoint); 0 = one pass: (train frames) / (window * batch)."""
 
 
-class PeriodicAutoencoder(nn.Module):
-    """DeepPhase-style PAE on windows of ``window`` frames at ``fps``.
+class GroupConv1d(nn.Module):
+    """Conv1d with ``groups`` independent groups as unfold + batched matmul.
 
-    The encoder uses unpadded convolutions: it maps ``window + 2 * context`` input frames to ``window`` latent
-    frames. A latent frame thus depends on real neighbouring frames only, so one encoder pass over a whole
-    sequence gives exactly the latent of every window in it (see :func:`embed_entries`).
+    Same maths as ``nn.Conv1d(groups=...)``; on these CPUs oneDNN's grouped (and small dense) convolutions
+    ran 5-10x slower than this for the shapes of the PAE, backward included.
+    Shape: (B, groups * cin, T) -> (B, groups * cout, T - kernel + 1 + 2 * padding).
+    """
+
+    def __init__(self, groups: int, cin: int, cout: int, kernel: int, padding: int = 0):
+        super().__init__()
+        bound = 1.0 / math.sqrt(cin * kernel)  # nn.Conv1d's default init range
+        self.weight = nn.Parameter(torch.empty(groups, cin * kernel, cout).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(groups, 1, cout).uniform_(-bound, bound))
+        self.groups, self.cin, self.kernel, self.padding = groups, cin, kernel, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, t = x.shape
+        g, c, k = self.groups, self.cin, self.kernel
+        if self.padding:
+            x = nn.functional.pad(x, (self.padding, self.padding))
+            t += 2 * self.padding
+        cols = x.reshape(b, g, c, t).unfold(3, k, 1)  # (B, G, C, T', K)
+        cols = cols.permute(1, 0, 3, 2, 4).reshape(g, b * (t - k + 1), c * k)
+        y = torch.bmm(cols, self.weight) + self.bias  # (G, B*T', cout)
+        return y.reshape(g, b, t - k + 1, -1).permute(1, 0, 3, 2).reshape(b, -1, t - k + 1)
+
+
+class PeriodicAutoencoder(nn.Module):
+    """DeepPhase-style PAE on windows of ``window`` frames at ``fps``, one latent channel per body joint.
+
+    Each joint's latent channel is encoded from that joint's angle and speed only (grouped convolutions),
+    so its amplitude and frequency are the joint's harmonic features; ``root_channels`` more latent channels
+    encode the root terms. The decoder mixes all channels. The encoder uses unpadded convolutions: it maps
+    ``window + 2 * context`` input frames to ``window`` latent frames, so a latent frame depends on real
+    neighbouring frames only and one pass over a whole sequence gives exactly every window's latent.
     """
 
     def __init__(self, in_channels: int, cfg: PAEConfig, fps: float):
         super().__init__()
         if cfg.kernel % 2 != 1:
             raise ValueError(f"kernel must be odd, got {cfg.kernel}")
-        m, h, k, t = cfg.latent_channels, cfg.hidden, cfg.kernel, cfg.window
-        self.encoder = nn.Sequential(nn.Conv1d(in_channels, h, k), nn.ELU(), nn.Conv1d(h, m, k))
-        self.decoder = nn.Sequential(
-            nn.Conv1d(m, h, k, padding=k // 2), nn.ELU(), nn.Conv1d(h, in_channels, k, padding=k // 2)
-        )
+        j, r, h, k, t = len(BODY_JOINTS), cfg.root_channels, cfg.hidden, cfg.kernel, cfg.window
+        jh = cfg.joint_hidden
+        assert in_channels == 2 * j + ROOT_FEATURES
+        m = j + r
+        # Feature order is (23 angles, 23 speeds, root); the grouped convolution wants (angle, speed) pairs.
+        self.register_buffer("pairs", torch.arange(2 * j).reshape(2, j).T.reshape(-1))
+        self.joint_encoder = nn.Sequential(GroupConv1d(j, 2, jh, k), nn.ELU(), GroupConv1d(j, jh, 1, k))
+        self.root_encoder = nn.Sequential(GroupConv1d(1, ROOT_FEATURES, h, k), nn.ELU(), GroupConv1d(1, h, r, k))
+        pad = k // 2
+        self.decoder = nn.Sequential(GroupConv1d(1, m, h, k, pad), nn.ELU(), GroupConv1d(1, h, in_channels, k, pad))
         self.phase_w = nn.Parameter(torch.randn(m, t, 2) / math.sqrt(t))  # per-channel linear T -> (sx, sy)
         self.phase_b = nn.Parameter(torch.zeros(m, 2))
         self.register_buffer("freqs", torch.fft.rfftfreq(t, d=1.0 / fps)[1:].float())  # (T//2,) [Hz]
         self.register_buffer("time", ((torch.arange(t) - (t - 1) / 2) / fps).float())  # (T,) [s]
-        self.window, self.context = t, k - 1
+        self.window, self.context, self.latent_channels = t, k - 1, m
+
+    def encoder(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent (B, 23 + root_channels, T - 2 context) of features x (B, C, T)."""
+        j2 = len(self.pairs)
+        return torch.cat([self.joint_encoder(x[:, self.pairs]), self.root_encoder(x[:, j2:])], dim=1)
 
     def periodic(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """Amplitude, frequency [Hz], phase [cycles], offset of latent windows z (B, M, T). Shape: (B, M)."""
@@ -177,10 +223,12 @@ def train_pae(
 def embed_entries(
     model: PeriodicAutoencoder, state: dict, reader: CorpusReader, stride: int = 16
 ) -> np.ndarray:
-    """HME vector of every entry: [mean amp, mean freq, std amp, std freq] over its windows. Shape: (N, 4M).
+    """HME vector of every entry: mean and std over its windows of (A, A f) per latent channel. Shape: (N, 4M).
 
-    One encoder pass per entry (edge-padded by the context and, if shorter, to one window), then the periodic
-    parameters of windows ``stride`` frames apart.
+    A f (amplitude x frequency) is the frequency weighted by how much the joint moves: a joint at rest has an
+    undefined frequency (the FFT of noise), which made walks and kicks mix in the clustering check
+    (docs/corpus.md). One encoder pass per entry (edge-padded by the context and, if shorter, to one window),
+    then the periodic parameters of windows ``stride`` frames apart.
     """
     mean, std = torch.from_numpy(state["mean"]), torch.from_numpy(state["std"])
     w, c = model.window, model.context
@@ -191,8 +239,7 @@ def embed_entries(
         x = ((torch.from_numpy(f) - mean) / std).T[None]  # (1, C, T + 2c)
         z = model.encoder(x)[0]  # (M, T)
         starts = torch.arange(0, z.shape[1] - w + 1, stride)
-        windows = z.unfold(1, w, 1)[:, starts].transpose(0, 1)  # (N, M, w)
-        p = model.periodic(windows)
-        af = torch.cat([p["amp"], p["freq"]], dim=1)  # (N, 2M)
-        out.append(torch.cat([af.mean(0), af.std(0, unbiased=False)]).numpy())
+        p = model.periodic(z.unfold(1, w, 1)[:, starts].transpose(0, 1))  # windows (N, M, w)
+        h = torch.cat([p["amp"], p["amp"] * p["freq"]], dim=1)  # (N, 2M)
+        out.append(torch.cat([h.mean(0), h.std(0, unbiased=False)]).numpy())
     return np.stack(out).astype(np.float64)

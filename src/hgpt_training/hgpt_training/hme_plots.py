@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from hgpt_training.hme import BODY_JOINTS  # noqa: E402
+
 if TYPE_CHECKING:
     from hgpt_training.hme_report import HMEConfig, HMEResult
 
@@ -147,7 +149,8 @@ def corpus_section(cfg: HMEConfig, manifest: dict) -> list[str]:
 
 def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str]:
     """Autoencoder training and diversity table."""
-    d = 4 * cfg.pae.latent_channels
+    m = len(BODY_JOINTS) + cfg.pae.root_channels
+    d = 4 * m
     star = {True: " *", False: ""}
     rows = [
         [x["group"], x["entries"], f"{x['gstd']:.4f}", f"{x['log_volume']:.2f}{star[x['rank_deficient']]}"]
@@ -157,10 +160,11 @@ def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str
         "",
         "## HME",
         "",
-        f"Periodic autoencoder: window {cfg.pae.window} frames, {cfg.pae.latent_channels} latent channels, "
+        f"Periodic autoencoder: window {cfg.pae.window} frames, {m} latent channels ({len(BODY_JOINTS)} joints, "
+        f"{cfg.pae.root_channels} root), "
         f"{len(r.losses)} epochs of {cfg.pae.steps_per_epoch or 'all'} batches, reconstruction MSE "
         f"{r.losses[0]:.4f} -> {r.losses[-1]:.4f} (normalised features). HME vector: mean and std over a "
-        f"sequence's windows of per-channel amplitude and frequency, D = {d}.",
+        f"sequence's windows of each channel's amplitude A and A x frequency, D = {d}.",
         "",
         f"![loss]({files['loss']})",
         "",
