@@ -90,6 +90,11 @@ class RunResult:
         return {k: float(np.mean(v)) if len(v) else float("nan") for k, v in self.errors.items()}
 
 
+def clip_stem(path: Path) -> str:
+    """A clip's name from its file: ``walk.clip.npz`` -> ``walk``, ``walk.csv`` -> ``walk``."""
+    return path.name.removesuffix(".clip.npz") if path.name.endswith(".clip.npz") else path.stem
+
+
 def resolve_clip(name: str) -> Path:
     """Absolute path of a clip given absolutely or relative to <shared data>/motions/g1/."""
     p = Path(name)
@@ -189,8 +194,9 @@ def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
     """Run every (clip, seed), write tables/plots/video; returns the runs and the written files."""
     paths = [resolve_clip(c) for c in cfg.clips]
     video_stem = cfg.video_clip
-    if video_stem is not None and video_stem not in [p.stem for p in paths]:
-        raise ValueError(f"video_clip '{video_stem}' is not among the clips {[p.stem for p in paths]}")
+    stems = [clip_stem(p) for p in paths]
+    if video_stem is not None and video_stem not in stems:
+        raise ValueError(f"video_clip '{video_stem}' is not among the clips {stems}")
     tasks = [
         (
             cfg.policy,
@@ -198,7 +204,7 @@ def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
             s,
             cfg.dr,
             cfg.max_seconds,
-            p.stem == video_stem and s == cfg.seeds[0],
+            clip_stem(p) == video_stem and s == cfg.seeds[0],
             cfg.fall,
             cfg.init_noise,
         )
