@@ -141,9 +141,9 @@ def build_cases(cfg: BenchConfig, out: Path) -> list[Case]:
         if cfg.export_only:
             continue
         for prec, path in paths.items():
-            for n in threads:
+            for n in sorted({*threads, 1}):
                 base = (name, graph, prec, "onnxruntime", n) == BASELINE
-                if not base and (graph not in cfg.histories or prec not in cfg.weights):
+                if not base and (graph not in cfg.histories or prec not in cfg.weights or n not in threads):
                     continue
                 pol = Policy.load(path, "onnxruntime", threads=n, spinning=cfg.spinning)
                 cases.append(Case(name, graph, prec, "onnxruntime", n, pol))
