@@ -70,6 +70,8 @@ def run(args: RunArgs) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        for node in nodes:
+            executor.remove_node(node)
         executor.shutdown()
         for node in nodes:
             node.destroy_node()
