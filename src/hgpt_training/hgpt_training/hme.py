@@ -115,9 +115,13 @@ class PeriodicAutoencoder(nn.Module):
         # Feature order is (23 angles, 23 speeds, root); the grouped convolution wants (angle, speed) pairs.
         self.register_buffer("pairs", torch.arange(2 * j).reshape(2, j).T.reshape(-1))
         self.joint_encoder = nn.Sequential(GroupConv1d(j, 2, jh, k), nn.ELU(), GroupConv1d(j, jh, 1, k))
-        self.root_encoder = nn.Sequential(GroupConv1d(1, ROOT_FEATURES, h, k), nn.ELU(), GroupConv1d(1, h, r, k))
+        self.root_encoder = nn.Sequential(
+            GroupConv1d(1, ROOT_FEATURES, h, k), nn.ELU(), GroupConv1d(1, h, r, k)
+        )
         pad = k // 2
-        self.decoder = nn.Sequential(GroupConv1d(1, m, h, k, pad), nn.ELU(), GroupConv1d(1, h, in_channels, k, pad))
+        self.decoder = nn.Sequential(
+            GroupConv1d(1, m, h, k, pad), nn.ELU(), GroupConv1d(1, h, in_channels, k, pad)
+        )
         self.phase_w = nn.Parameter(torch.randn(m, t, 2) / math.sqrt(t))  # per-channel linear T -> (sx, sy)
         self.phase_b = nn.Parameter(torch.zeros(m, 2))
         self.register_buffer("freqs", torch.fft.rfftfreq(t, d=1.0 / fps)[1:].float())  # (T//2,) [Hz]
@@ -223,7 +227,7 @@ def train_pae(
 def embed_entries(
     model: PeriodicAutoencoder, state: dict, reader: CorpusReader, stride: int = 16
 ) -> np.ndarray:
-    """HME vector of every entry: mean and std over its windows of (A, A f) per latent channel. Shape: (N, 4M).
+    """HME vector of every entry: mean and std over its windows of (A, A f) per channel. Shape: (N, 4M).
 
     A f (amplitude x frequency) is the frequency weighted by how much the joint moves: a joint at rest has an
     undefined frequency (the FFT of noise), which made walks and kicks mix in the clustering check

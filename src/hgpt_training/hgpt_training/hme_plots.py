@@ -160,8 +160,8 @@ def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str
         "",
         "## HME",
         "",
-        f"Periodic autoencoder: window {cfg.pae.window} frames, {m} latent channels ({len(BODY_JOINTS)} joints, "
-        f"{cfg.pae.root_channels} root), "
+        f"Periodic autoencoder: window {cfg.pae.window} frames, {m} latent channels "
+        f"({len(BODY_JOINTS)} joints, {cfg.pae.root_channels} root), "
         f"{len(r.losses)} epochs of {cfg.pae.steps_per_epoch or 'all'} batches, reconstruction MSE "
         f"{r.losses[0]:.4f} -> {r.losses[-1]:.4f} (normalised features). HME vector: mean and std over a "
         f"sequence's windows of each channel's amplitude A and A x frequency, D = {d}.",

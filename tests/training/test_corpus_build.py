@@ -1,0 +1,151 @@
+"""Corpus build on a small real subset: augmentation, splits, exact round trip, resume, determinism, Ray."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hgpt_core.formats import load_clip
+from hgpt_training.corpus import build, time_warp
+from hgpt_training.corpus_filter import shift_clip
+from hgpt_training.corpus_pack import assign_split
+from hgpt_training.corpus_store import COLUMNS, CorpusReader, clip_columns, load_manifest
+
+FIELDS = {
+    "clip_id",
+    "source",
+    "licence",
+    "fps",
+    "frames",
+    "verdict",
+    "reason",
+    "factor",
+    "split",
+    "shard",
+    "offset",
+}
+
+
+def store_bytes(root: Path) -> dict[str, bytes]:
+    """manifest + every shard of a built corpus, by relative path."""
+    files = [root / "manifest.json", *sorted((root / "shards").rglob("*.arrow"))]
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+def test_manifest_entries_augmentation_factors_and_lengths(small_corpus, shared_data):
+    m = load_manifest(small_corpus)
+    assert m["config"]["speed_factors"] == [0.8, 0.9, 1.0, 1.1, 1.25]
+    assert len(m["entries"]) == 5 * len(m["clips"]) == 50
+    for e in m["entries"]:
+        assert set(e) >= FIELDS, e
+        assert (e["shard"] is None) == (e["verdict"] == "rejected")
+    clip = load_clip(shared_data / "motions/g1/gmt/basic_walk.pkl")
+    got = {e["factor"]: e["frames"] for e in m["entries"] if e["clip_id"] == "gmt/basic_walk"}
+    for f, frames in got.items():
+        assert frames == int(np.floor(clip.duration / f * 50 + 1e-6)) + 1
+    assert got[0.8] > got[1.0] > got[1.25]
+    assert got[1.0] / got[1.25] == pytest.approx(1.25, rel=1e-3)
+
+
+def test_split_by_source_clip_never_crosses(small_corpus):
+    m = load_manifest(small_corpus)
+    splits: dict[str, set[str]] = {}
+    for e in m["entries"]:
+        splits.setdefault(e["clip_id"], set()).add(e["split"])
+    assert all(len(s) == 1 for s in splits.values())
+    for c in m["clips"]:
+        assert c["split"] == assign_split(c["clip_id"], 0, 0.1, 0.1)
+    for name in ("train", "val", "test"):
+        shard_clips = {
+            e["clip_id"] for e in m["entries"] if e["shard"] and e["shard"].split("/")[-1].startswith(name)
+        }
+        assert all(c["split"] == name for c in m["clips"] if c["clip_id"] in shard_clips)
+    assert {assign_split(f"x/{i}", 0, 0.1, 0.1) for i in range(200)} == {"train", "val", "test"}
+
+
+def test_store_round_trips_exactly(small_corpus, shared_data):
+    reader = CorpusReader(small_corpus, "all")
+    by_id = {e["entry_id"]: i for i, e in enumerate(reader.entries)}
+    clips = {c["clip_id"]: c for c in reader.manifest["clips"]}
+    for entry_id, file, fps in [
+        ("gmt/basic_walk@1", "motions/g1/gmt/basic_walk.pkl", None),
+        ("gmt/walk_stand@1.25", "motions/g1/gmt/walk_stand.pkl", None),
+        ("g1_moves/J_ShortDance16_JazzWalk@0.8", clips["g1_moves/J_ShortDance16_JazzWalk"]["file"], 60.0),
+    ]:
+        e = reader.entries[by_id[entry_id]]
+        src = load_clip(shared_data / file, fps=fps)
+        expected = shift_clip(time_warp(src, e["factor"], 50.0), clips[e["clip_id"]]["ground_shift_m"])
+        if e["factor"] == 1.0:
+            np.testing.assert_array_equal(expected.joint_pos, src.resample(50.0).joint_pos)
+        got = reader.frames(by_id[entry_id])
+        for name, want in clip_columns(expected).items():
+            np.testing.assert_array_equal(got[name], want, err_msg=f"{entry_id} {name}")
+        assert not got["joint_pos"].flags.writeable  # a view of the memory-mapped shard, not a copy
+
+
+def test_reader_windows_and_sampling(small_corpus):
+    reader = CorpusReader(small_corpus, "train", ("joint_pos", "joint_vel"))
+    assert len(reader) > 0
+    windows = list(reader.iter_windows(64, stride=32))
+    assert len(windows) == sum(max(0, (n - 64) // 32 + 1) for n in reader.lengths)
+    assert windows[0].columns["joint_pos"].shape == (64, 29)
+    w = windows[3]
+    np.testing.assert_array_equal(
+        w.columns["joint_vel"], reader.frames(w.entry, w.start, w.start + 64)["joint_vel"]
+    )
+    only_first = np.zeros(len(reader))
+    only_first[0] = 1.0
+    batch = reader.sample(8, 32, np.random.default_rng(0), weights=only_first)
+    assert batch["joint_pos"].shape == (8, 32, COLUMNS["joint_pos"])
+    first = reader.frames(0)["joint_pos"]
+    for b in batch["joint_pos"]:  # every window comes from entry 0
+        assert any(np.array_equal(b, first[s : s + 32]) for s in range(len(first) - 31))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_does_only_the_rest_and_matches(small_corpus, small_cfg, tmp_path):
+    cfg = small_cfg(tmp_path / "c")
+    done = []
+
+    def stop_after_four(record: dict) -> None:
+        done.append(record["clip"]["clip_id"])
+        if len(done) == 4:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        build(cfg, on_unit_done=stop_after_four)
+    assert not (tmp_path / "c/manifest.json").exists()
+    r = build(cfg)
+    assert (r.computed, r.skipped, r.packed) == (10 - 4, 4, True)
+    assert store_bytes(tmp_path / "c") == store_bytes(
+        small_corpus
+    )  # deterministic: same bytes as the fixture
+    again = build(cfg)
+    assert (again.computed, again.skipped, again.packed) == (0, 10, False)
+    changed = build(dataclasses.replace(cfg, speed_factors=(1.0, 1.5)))  # new settings: every unit redone
+    assert changed.computed == 10 and len(changed.manifest["entries"]) == 20
+    assert len(list((tmp_path / "c/shards").iterdir())) == 1  # the old pack's shards are gone
+
+
+def test_seed_changes_splits_only(small_corpus, small_cfg, tmp_path):
+    m0 = load_manifest(small_corpus)
+    m1 = build(small_cfg(tmp_path / "s", seed=7)).manifest
+    assert [c["verdict"] for c in m0["clips"]] == [c["verdict"] for c in m1["clips"]]
+    assert [c["split"] for c in m0["clips"]] != [c["split"] for c in m1["clips"]]
+
+
+@pytest.mark.slow
+def test_ray_build_equals_local_build(small_corpus, small_cfg, tmp_path):
+    pytest.importorskip("ray")
+    r = build(small_cfg(tmp_path / "ray", executor="ray", num_cpus=2, units_per_task=3))
+    assert r.computed == 10
+    assert store_bytes(tmp_path / "ray") == store_bytes(small_corpus)
+    log = json.loads((tmp_path / "ray/build_log.json").read_text())
+    assert log["executor"] == "ray"
