@@ -35,7 +35,7 @@ class RobotGeometry:
 
     @property
     def stature(self) -> float:
-        """Height [m] of a human with the G1's legs (same :data:`LEG_FRACTION`); ~1.34 vs 1.32 m spec."""
+        """Height [m] of a human with the G1's legs (same :data:`LEG_FRACTION`): 1.27 m (spec: 1.32 m)."""
         return self.leg_length / LEG_FRACTION
 
     def distance(self, a: str, b: str) -> float:
