@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import load_clip
-from hgpt_training.corpus import build, time_warp
+from hgpt_core.motion import MotionClip
+from hgpt_training.corpus import CorpusConfig, build, time_warp
 from hgpt_training.corpus_filter import shift_clip
 from hgpt_training.corpus_pack import assign_split
+from hgpt_training.corpus_sources import CorpusSource
 from hgpt_training.corpus_store import COLUMNS, CorpusReader, clip_columns, load_manifest
 
 FIELDS = {
@@ -149,3 +153,54 @@ def test_ray_build_equals_local_build(small_corpus, small_cfg, tmp_path):
     assert store_bytes(tmp_path / "ray") == store_bytes(small_corpus)
     log = json.loads((tmp_path / "ray/build_log.json").read_text())
     assert log["executor"] == "ray"
+
+
+def fake_retarget(path: Path, calls: str) -> MotionClip:
+    """Stand-in for a human loader: counts its calls in a file, 'retargets' by reading a G1 clip."""
+    with open(calls, "a") as f:
+        f.write(f"{path.name}\n")
+    if "broken" in path.name:
+        raise MotionFormatError(f"{path}: truncated")
+    return load_clip(path)
+
+
+def test_pluggable_source_loader_object_skip_and_load_errors(shared_data, tmp_path):
+    data = tmp_path / "data"
+    (data / "mine").mkdir(parents=True)
+    for name in ("walk_a", "box_carry", "broken"):
+        (data / f"mine/{name}.pkl").write_bytes((shared_data / "motions/g1/gmt/basic_walk.pkl").read_bytes())
+    calls = tmp_path / "calls.txt"
+    src = CorpusSource("mine", "mine/*.pkl", "CC0", partial(fake_retarget, calls=str(calls)), kind="human")
+    cfg = CorpusConfig(out=tmp_path / "c", data_root=data, speed_factors=(1.0,), progress=False)
+    m = build(cfg, catalogue={"mine": src}).manifest
+    clips = {c["clip_id"]: c for c in m["clips"]}
+    assert clips["mine/walk_a"]["verdict"] == "accepted" and clips["mine/walk_a"]["kind"] == "human"
+    assert clips["mine/box_carry"]["reasons"] == ["object_interaction: name matches 'box'"]
+    assert clips["mine/broken"]["reasons"][0].startswith("load_error: MotionFormatError")
+    assert sorted(calls.read_text().split()) == ["broken.pkl", "walk_a.pkl"]  # the box clip was never loaded
+    assert [e["clip_id"] for e in m["entries"]] == ["mine/walk_a"]
+
+
+@pytest.mark.slow
+def test_human_source_is_retargeted_and_object_interaction_skipped(shared_data, tmp_path):
+    pytest.importorskip("hgpt_retarget")
+    cfg = CorpusConfig(
+        out=tmp_path / "h",
+        data_root=shared_data,
+        include_human=True,
+        sources=("cmu_bvh", "holosoma_climb"),
+        include=(
+            "motions/human/cmu_bvh_fairmotion/01_01.bvh",
+            "motions/human/*/climb/mocap_climb_seq_1/*.npy",
+        ),
+        speed_factors=(1.0,),
+        progress=False,
+    )
+    m = build(cfg).manifest
+    clips = {c["clip_id"]: c for c in m["clips"]}
+    cmu = clips["cmu_bvh/01_01"]
+    assert (cmu["kind"], cmu["verdict"], cmu["fps_original"]) == ("human", "accepted", 50.0), cmu
+    (climb,) = (c for c in clips.values() if c["source"] == "holosoma_climb")
+    assert climb["reasons"][0].startswith("object_interaction") and climb["frames_original"] == 0
+    (entry,) = (e for e in m["entries"] if e["verdict"] == "accepted")
+    assert entry["clip_id"] == "cmu_bvh/01_01" and entry["frames"] == cmu["frames_original"]

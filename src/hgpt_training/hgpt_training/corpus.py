@@ -57,7 +57,7 @@ class CorpusConfig:
     include: tuple[str, ...] = ()
     """fnmatch patterns on file paths relative to data_root (empty = every file)."""
     include_human: bool = False
-    """Also ingest human mocap sources (needs hgpt_retarget.retarget_file)."""
+    """Also ingest the human mocap sources, retargeted by hgpt_retarget (about 450 frames/s per core)."""
     fps: float = CONTROL_FPS
     """Store frame rate [Hz]."""
     speed_factors: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.25)
@@ -111,10 +111,13 @@ def unit_cfg_hash(cfg: CorpusConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
-def list_units(cfg: CorpusConfig, root: Path) -> list[WorkUnit]:
+def list_units(
+    cfg: CorpusConfig, root: Path, catalogue: dict[str, CorpusSource] | None = None
+) -> list[WorkUnit]:
     """Every selected file as a unit; clip id = ``source/stem`` (``source/relative path`` on a stem clash)."""
     units = []
-    for src in select_sources(default_sources(cfg.include_human), cfg.sources):
+    catalogue = catalogue if catalogue is not None else default_sources(cfg.include_human)
+    for src in select_sources(catalogue, cfg.sources):
         files = [
             p
             for p in src.files(root)
@@ -165,18 +168,14 @@ def process_unit(unit: WorkUnit, cfg: CorpusConfig, parts_dir: Path) -> dict:
         "signature": [],
         "copies": [],
     }
+    object_reason = object_interaction_reason(unit.source, unit.rel_path)
+    if object_reason and unit.source.kind == "human":  # rejected anyway: do not spend the retargeting on it
+        return _reject_unloaded(record, unit, parts_dir, object_reason)
     try:
         clip = unit.source.load(unit.path)
-    except HgptError as exc:
-        record["clip"] = {
-            **_clip_record(unit, None),
-            "verdict": "rejected",
-            "reasons": [f"load_error: {exc}"],
-            "ground_shift_m": 0.0,
-            "stats": {},
-        }
-        return _save_record(record, unit, parts_dir, [])
-    reasons = [r for r in [object_interaction_reason(unit.source, unit.rel_path)] if r]
+    except (HgptError, ValueError, OSError, EOFError) as exc:
+        return _reject_unloaded(record, unit, parts_dir, f"load_error: {type(exc).__name__}: {exc}")
+    reasons = [object_reason] if object_reason else []
     assessment, base = assess_clip(clip.resample(cfg.fps), cfg.filter)
     reasons += assessment.reasons
     record["clip"] = {
@@ -206,6 +205,18 @@ def process_unit(unit: WorkUnit, cfg: CorpusConfig, parts_dir: Path) -> dict:
             pieces.append(clip_columns(copy))
             offset += copy.num_frames
     return _save_record(record, unit, parts_dir, pieces)
+
+
+def _reject_unloaded(record: dict, unit: WorkUnit, parts_dir: Path, reason: str) -> dict:
+    """Record of a file rejected without (or on failing) loading it: no copies, no frames."""
+    record["clip"] = {
+        **_clip_record(unit, None),
+        "verdict": "rejected",
+        "reasons": [reason],
+        "ground_shift_m": 0.0,
+        "stats": {},
+    }
+    return _save_record(record, unit, parts_dir, [])
 
 
 def _save_record(record: dict, unit: WorkUnit, parts_dir: Path, pieces: list[dict]) -> dict:
@@ -254,13 +265,21 @@ def _run_ray(batches: list[list[WorkUnit]], cfg: CorpusConfig, parts_dir: Path, 
             ray.shutdown()
 
 
-def build(cfg: CorpusConfig, on_unit_done: Callable[[dict], None] | None = None) -> BuildResult:
-    """Run both stages; ``on_unit_done(record)`` is called in the driver after each computed unit."""
+def build(
+    cfg: CorpusConfig,
+    on_unit_done: Callable[[dict], None] | None = None,
+    catalogue: dict[str, CorpusSource] | None = None,
+) -> BuildResult:
+    """Run both stages; ``on_unit_done(record)`` is called in the driver after each computed unit.
+
+    ``catalogue`` replaces the default sources (``default_sources(cfg.include_human)``): a new source, e.g.
+    another mocap set with its own retargeting loader, plugs in as ``{**default_sources(), "mine": src}``.
+    """
     t0 = time.perf_counter()
     root = cfg.data_root or shared_data_dir()
     if root is None:
         raise HgptError("shared data folder not found; set HGPT_SHARED_DATA or pass --data-root")
-    units = list_units(cfg, Path(root))
+    units = list_units(cfg, Path(root), catalogue)
     if not units:
         raise HgptError(f"no files selected under {root} (sources={cfg.sources}, include={cfg.include})")
     out, parts_dir = Path(cfg.out), Path(cfg.out) / "work" / "parts"

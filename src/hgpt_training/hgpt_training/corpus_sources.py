@@ -1,14 +1,15 @@
 """Pluggable corpus sources: a folder of files + a loader that turns one file into a G1 ``MotionClip``.
 
 Retargeted G1 sources use :func:`hgpt_core.formats.load_clip`. Human mocap sources plug in the same way with
-a loader that retargets: ``CorpusSource(..., load=partial(retarget_human_file, skeleton="bandai_namco"))``.
+a loader that retargets (:func:`retarget_human_file`, hgpt_retarget); any other ``path -> MotionClip``
+function makes a new source: ``CorpusSource("mine", "motions/mine/*.bvh", "CC-BY-4.0", load=my_loader)``.
 A loader must be picklable (a module-level function or a ``functools.partial`` of one): Ray ships the source
 to its workers with the work unit.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,55 +67,42 @@ def g1_source(src: MotionSource) -> CorpusSource:
     return CorpusSource(src.name, src.glob, src.licence, load, src.permissive, "g1", tags)
 
 
-# Human mocap sources of the shared folder (data/README.md), retargeted by hgpt_retarget when it provides
-# RETARGET_FUNCTION. holosoma_demo_data is object interaction (climbing boxes, carrying a box).
+# Human mocap sources of the shared folder (data/README.md), retargeted by hgpt_retarget. holosoma_demo_data
+# is object interaction (climbing boxes, carrying a box): rejected by tag before the (costly) retargeting.
 _HUMAN_CATALOGUE: tuple[tuple[str, str, str, bool, frozenset[str]], ...] = (
     ("bandai_namco", "motions/human/bandai_namco/**/*.bvh", "CC-BY-NC-4.0", False, frozenset()),
-    ("cmu_bvh", "motions/human/cmu_bvh_fairmotion/*.bvh", "BSD-3-Clause", True, frozenset()),
+    ("cmu_bvh", "motions/human/cmu_bvh_fairmotion/*.bvh", "CMU-mocap/BSD-3-Clause", True, frozenset()),
     ("xsens_bvh", "motions/human/xsens_bvh_gmr/*.bvh", "MIT", True, frozenset()),
-    (
-        "holosoma_climb",
-        "motions/human/holosoma_demo_data/climb/**/*.npy",
-        "Apache-2.0",
-        True,
-        frozenset({OBJECT_INTERACTION}),
-    ),
-    (
-        "holosoma_omomo",
-        "motions/human/holosoma_demo_data/OMOMO_new/*.pt",
-        "Apache-2.0",
-        True,
-        frozenset({OBJECT_INTERACTION}),
-    ),
-)
+    ("holosoma_climb", "motions/human/holosoma_demo_data/climb/**/*.npy", "Apache-2.0", True,
+     frozenset({OBJECT_INTERACTION})),
+    ("holosoma_omomo", "motions/human/holosoma_demo_data/OMOMO_new/*.pt", "Apache-2.0", True,
+     frozenset({OBJECT_INTERACTION})),
+)  # fmt: skip
 RETARGET_MODULE = "hgpt_retarget"
-RETARGET_FUNCTION = "retarget_file"
-"""Expected API: ``hgpt_retarget.retarget_file(path, source=, licence=) -> MotionClip`` (G1, any fps)."""
 
 
-def retarget_human_file(path: Path, source: str, licence: str) -> MotionClip:
-    """Retarget one human mocap file to the G1 with hgpt_retarget (imported here, in the worker)."""
-    fn = retarget_function()
-    if fn is None:
-        raise HgptError(f"{path}: {RETARGET_MODULE}.{RETARGET_FUNCTION} is not available to retarget it")
-    return fn(path, source=source, licence=licence)
+def retarget_human_file(path: Path, source: str) -> MotionClip:
+    """Human mocap file -> 50 Hz G1 clip: ``hgpt_retarget`` load_human + retarget_motion (default settings).
+
+    The skeleton is detected from the file (joint names or suffix); its frame rate, units and axes come from
+    the skeleton mapping. Raises ``HgptError`` (or ``ValueError``) on bad input.
+    """
+    from hgpt_retarget.human import load_human
+    from hgpt_retarget.retarget import retarget_motion
+
+    motion, mapping = load_human(path, source=source)
+    return retarget_motion(motion, mapping).clip
 
 
-def retarget_function() -> Callable[..., MotionClip] | None:
-    """hgpt_retarget's file retargeter, or None while that package does not provide one."""
-    try:
-        module = importlib.import_module(RETARGET_MODULE)
-    except ImportError:
-        return None
-    return getattr(module, RETARGET_FUNCTION, None)
+def retargeter_available() -> bool:
+    """Whether hgpt_retarget is importable (it provides the human loaders)."""
+    return importlib.util.find_spec(RETARGET_MODULE) is not None
 
 
 def human_sources() -> tuple[CorpusSource, ...]:
     """The human mocap sources, each loaded through :func:`retarget_human_file`."""
     return tuple(
-        CorpusSource(
-            name, glob, lic, partial(retarget_human_file, source=name, licence=lic), perm, "human", tags
-        )
+        CorpusSource(name, glob, lic, partial(retarget_human_file, source=name), perm, "human", tags)
         for name, glob, lic, perm, tags in _HUMAN_CATALOGUE
     )
 
@@ -123,10 +111,9 @@ def default_sources(include_human: bool = False) -> dict[str, CorpusSource]:
     """Every G1 source of the catalogue, plus the human ones when asked (needs hgpt_retarget)."""
     sources = {s.name: g1_source(s) for s in G1_SOURCES}
     if include_human:
-        if retarget_function() is None:
+        if not retargeter_available():
             raise HgptError(
-                f"human sources need {RETARGET_MODULE}.{RETARGET_FUNCTION}(path, source=, licence=) ->"
-                " MotionClip, which is not available; build with include_human=False"
+                f"human sources need the {RETARGET_MODULE} package; build with include_human=False"
             )
         sources.update({s.name: s for s in human_sources()})
     return sources
