@@ -185,9 +185,13 @@ def _read_arrays(
                 meta["subject_height_m"] = float(h)
         return data[:, c0 : c0 + 3 * n].reshape(-1, n, 3), mapping.joints, None, meta
     if fmt == "phc_pkl":  # pickle runs code from the file: only load motion pickles from trusted sources
-        import joblib
+        try:
+            with open(path, "rb") as f:
+                d = pickle.load(f)
+        except pickle.UnpicklingError:  # joblib-compressed pickles
+            import joblib
 
-        d = joblib.load(path)
+            d = joblib.load(path)
         if not isinstance(d, dict) or len(d) != 1:
             raise MotionFormatError(f"{path}: expected {{motion_name: record}}, got {type(d).__name__}")
         rec = next(iter(d.values()))
