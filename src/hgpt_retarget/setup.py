@@ -10,6 +10,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
     ],
+    package_data={package_name: ["skeletons/*.yaml"]},
     install_requires=["setuptools"],
     zip_safe=True,
     maintainer="hgpt developers",
@@ -17,5 +18,13 @@ setup(
     description="Human motion-capture to G1 retargeting (IK) and the reference player; core + retarget_node.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
-    entry_points={"console_scripts": ["reference_player = hgpt_retarget.reference_player_node:main"]},
+    entry_points={
+        "console_scripts": [
+            "reference_player = hgpt_retarget.reference_player_node:main",
+            "retarget_node = hgpt_retarget.retarget_node:main",
+            "hgpt-retarget = hgpt_retarget.cli:main",
+            "hgpt-retarget-compare = hgpt_retarget.compare:main",
+            "hgpt-retarget-render = hgpt_retarget.render:main",
+        ]
+    },
 )

@@ -7,13 +7,14 @@ import sys
 COMMANDS = {
     "run": ("hgpt_bringup.run", "compose a scenario's nodes in one process"),
     "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
+    "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
     "eval": ("hgpt_sim.evaluate", "evaluate a policy on clips in MuJoCo (table, plots, video)"),
 }
 
 
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        lines = "\n".join(f"  hgpt {k:<6} {v[1]}" for k, v in COMMANDS.items())
+        lines = "\n".join(f"  hgpt {k:<8} {v[1]}" for k, v in COMMANDS.items())
         print(f"usage: hgpt COMMAND [ARGS]\n{lines}", file=sys.stderr)
         sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
     module = __import__(COMMANDS[sys.argv[1]][0], fromlist=["main"])
