@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -35,6 +34,7 @@ from hgpt_g1.msg_conv import (
 from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import SafetyConfig
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
+from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
 
 LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -179,17 +179,7 @@ class G1BridgeNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = G1BridgeNode()
-        spin(node, node.cfg.executor)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(G1BridgeNode, lambda n: spin(n, n.cfg.executor), args=args)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String, UInt16
@@ -23,6 +21,7 @@ from hgpt_g1.lowlevel import lowstate_struct
 from hgpt_g1.msg_conv import import_unitree_hg, lowcmd_struct_from_raw
 from hgpt_g1.remote import RemoteState, encode_remote
 from hgpt_g1.sim_robot import G1LowLevelSim, SimRobotConfig
+from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
 
 LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -108,17 +107,7 @@ class G1SimRobotNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = G1SimRobotNode()
-        spin(node)  # EventsExecutor: 500 Hz timer + LowCmd at the least overhead
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(G1SimRobotNode, spin, args=args)  # EventsExecutor: 500 Hz timer + LowCmd, least overhead
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
@@ -21,6 +19,7 @@ from hgpt_policy.msg_conv import (
     robot_sample_from_msg,
     status_to_msg,
 )
+from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
 
 
@@ -99,17 +98,7 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PolicyNode, args=args)
 
 
 if __name__ == "__main__":

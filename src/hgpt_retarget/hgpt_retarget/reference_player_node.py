@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from hgpt_core.errors import HgptError
 from hgpt_msgs.msg import MotionReference
 from hgpt_msgs.srv import LoadMotion
+from hgpt_policy.node_main import run_node
 from hgpt_retarget.player import ReferencePlayer
 from hgpt_retarget.player_msgs import reference_frame_to_msg
 
@@ -63,17 +62,7 @@ class ReferencePlayerNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ReferencePlayerNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ReferencePlayerNode, args=args)
 
 
 if __name__ == "__main__":

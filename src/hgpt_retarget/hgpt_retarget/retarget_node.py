@@ -6,13 +6,12 @@ With no new pose the last frame is repeated, marked invalid once older than ``ho
 
 from __future__ import annotations
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from hgpt_msgs.msg import HumanPose, MotionReference
+from hgpt_policy.node_main import run_node
 from hgpt_retarget.live import LiveConfig, LiveRetargeter
 from hgpt_retarget.msg_conv import frame_to_msg, human_pose_from_msg
 
@@ -60,17 +59,7 @@ class RetargetNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RetargetNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(RetargetNode, args=args)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -22,6 +20,7 @@ from sensor_msgs.msg import JointState
 
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
 from hgpt_msgs.srv import SimControl
+from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
 from hgpt_sim.msg_conv import clock_msg, command_from_msg, joint_state_to_msg, robot_state_to_msg, time_msg
 from hgpt_sim.sim_robot import SimConfig, SimRobot
@@ -122,17 +121,7 @@ class SimBridgeNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimBridgeNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SimBridgeNode, args=args)
 
 
 if __name__ == "__main__":
