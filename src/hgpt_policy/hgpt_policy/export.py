@@ -17,8 +17,6 @@ quantisation of these graphs is in :mod:`hgpt_policy.quantize`.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import torch
 from torch import nn
 
 from hgpt_core.errors import MetadataMismatchError
+from hgpt_core.motion import atomic_write_bytes
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_policy.config import PolicyConfig, arch_differences
 from hgpt_policy.model import KVStep, LastAction, build_policy
@@ -35,24 +34,6 @@ METADATA_KEY = "hgpt_metadata"
 GRAPH_KEY = "hgpt_graph"
 GRAPHS = ("window", "kv_step")
 CHECKPOINT_FORMAT = "hgpt_policy_checkpoint/1"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are read by other users (the robot's)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def check_policy_metadata(model: nn.Module, meta: PolicyMetadata) -> None:

@@ -107,22 +107,12 @@ class HgptAdapter:
         return self.default_pose + self.action_scale * action
 
 
-class ZeroRuntime:
-    """Runtime whose action is always 0 (= the default pose)."""
+def hold_default_adapter() -> HgptAdapter:
+    """Adapter that holds the default pose (action 0), the ``zero`` policy of :mod:`hgpt_policy.loader`."""
+    from hgpt_policy.loader import HoldDefaultPolicy
 
-    def step(self, obs: np.ndarray) -> np.ndarray:
-        return np.zeros((np.shape(obs)[0], NUM_JOINTS))
-
-    def reset(self) -> None:
-        pass
-
-
-def hold_default_adapter(meta: PolicyMetadata | None = None) -> HgptAdapter:
-    """Adapter that holds the default pose (action 0) with the metadata's gains."""
-    meta = meta or PolicyMetadata(
-        "hold_default", context_len=1, inference="single_frame", arch={"kind": "none"}
-    )
-    return HgptAdapter(meta, ZeroRuntime())
+    policy = HoldDefaultPolicy()
+    return HgptAdapter(policy.meta, policy)
 
 
 def _to_numpy(x) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import tyro
 
 from hgpt_core.datasets import shared_data_dir
-from hgpt_sim.adapters import HgptAdapter, TrackerAdapter, hold_default_adapter
+from hgpt_sim.adapters import HgptAdapter, TrackerAdapter
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.metrics import METRICS, step_errors
 from hgpt_sim.randomization import DRConfig
@@ -108,8 +108,6 @@ def resolve_clip(name: str) -> Path:
 
 def make_adapter(spec: str) -> TrackerAdapter:
     """Adapter from a policy spec string (see :attr:`EvalConfig.policy`)."""
-    if spec == "zero":
-        return hold_default_adapter()
     if spec == "twist2" or spec.startswith("twist2:"):
         from hgpt_sim.twist2 import DEFAULT_ONNX, Twist2Adapter
 
