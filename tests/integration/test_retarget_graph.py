@@ -12,12 +12,12 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 def test_retarget_node_streams_reference_from_mocap(spawn_python, rclpy_init):
     rclpy = rclpy_init
-    from hgpt_msgs.msg import HumanPose, MotionReference
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
 
     from hgpt_core.datasets import shared_data_dir
     from hgpt_core.g1 import JOINT_LIMITS
+    from hgpt_msgs.msg import HumanPose, MotionReference
     from hgpt_retarget.human import load_human
     from hgpt_retarget.msg_conv import human_pose_to_msg
 
