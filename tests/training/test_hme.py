@@ -15,18 +15,20 @@ from hgpt_training.hme import (
     NUM_FEATURES,
     PAEConfig,
     PeriodicAutoencoder,
-    embed_entries,
+    embed_segments,
+    segments,
     train_pae,
 )
 from hgpt_training.hme_cluster import (
     Standardizer,
     balanced_weights,
+    category_groups,
     co_cluster_rate,
     fit_clusters,
     gstd,
     log_volume,
 )
-from hgpt_training.hme_report import HMEConfig, category_groups, run_hme
+from hgpt_training.hme_report import HMEConfig, run_hme, sequence_records
 
 TINY = PAEConfig(window=32, root_channels=2, hidden=16, kernel=5, epochs=2, batch=16, steps_per_epoch=4)
 M = 23 + 2  # latent channels: one per body joint + the root ones
@@ -84,6 +86,10 @@ def test_balanced_weights():
     assert w[:3] == pytest.approx(np.array([0.1, 0.3, 0.6]) / 3)
     assert co_cluster_rate(labels, np.array([0, 1, 2]), np.array([3, 4])) == 0.0
     assert co_cluster_rate(labels, np.array([0, 1, 2]), np.array([0, 1, 2])) == 1.0
+    clips = np.array(["a", "a", "b", "c", "d", "d"])  # pairs inside one clip do not count
+    assert co_cluster_rate(labels, np.array([0, 1, 2, 3]), np.array([0, 1, 2, 3]), clips) == pytest.approx(
+        4 / 10
+    )
 
 
 def test_training_resumes_to_the_same_weights(small_corpus, tmp_path):
@@ -98,34 +104,52 @@ def test_training_resumes_to_the_same_weights(small_corpus, tmp_path):
     assert s_res["losses"][0] == s_full["losses"][0] and len(s_res["losses"]) == 2
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    x = embed_entries(full, s_full, CorpusReader(small_corpus, "all", FEATURE_FIELDS), stride=16)
-    assert x.shape == (len(CorpusReader(small_corpus, "all")), 4 * M) and np.isfinite(x).all()
+    reader = CorpusReader(small_corpus, "all", FEATURE_FIELDS)
+    segs = segments(reader.lengths, 500)
+    x = embed_segments(full, s_full, reader, segs, stride=16)
+    assert x.shape == (len(segs), 4 * M) and np.isfinite(x).all()
+    assert len(segs) > len(reader)  # basic_walk (39 s) and its copies are cut into <= 10 s segments
+
+
+def test_segments_cover_each_entry_once():
+    segs = segments(np.array([100, 500, 501, 1234]), 500)
+    assert segs == [
+        (0, 0, 100),
+        (1, 0, 500),
+        (2, 0, 250),
+        (2, 250, 501),
+        (3, 0, 411),
+        (3, 411, 823),
+        (3, 823, 1234),
+    ]
 
 
 def test_walks_share_clusters_more_than_walks_and_kicks(walk_kick_corpus, tmp_path):
-    """Real data: GMT/ASAP walks and GMT/ASAP/PBHC kicks at original speed, HME 2 epochs, small K.
+    """Real data: GMT/ASAP walks and GMT/ASAP/PBHC kicks at original speed, HME 3 short epochs, small K.
 
-    Robust: the co-clustering rates are averaged over K in {2, 3, 4} and five K-Means seeds, and the
-    distances are compared too: a walk's nearest clip is mostly a walk (chance: 5 of 11 others). Measured over
-    five autoencoder seeds: rate margins 0.23-0.66, nearest-is-walk 5/6 or 6/6.
+    Robust: co-clustering rates over pairs of sequences from different clips, averaged over K in {2, 3, 4}
+    and five K-Means seeds; and a walk's nearest sequence of another clip is mostly a walk (chance ~0.5).
+    Measured over eight autoencoder seeds: walk-walk minus walk-kick 0.12-0.31, nearest-is-walk 0.89-1.
     """
-    cfg = PAEConfig(epochs=2, steps_per_epoch=10, batch=32)
+    cfg = PAEConfig(epochs=3, steps_per_epoch=20, batch=32)
     reader = CorpusReader(walk_kick_corpus, "all", FEATURE_FIELDS)
     model, state = train_pae(reader, cfg, tmp_path / "pae.pt", progress=False)
-    z = Standardizer.fit(x := embed_entries(model, state, reader))(x)
-    walk, kick = category_groups(reader.entries)
-    assert len(walk) == 6 and len(kick) == 6
+    segs = segments(reader.lengths, 500)
+    seqs = sequence_records(reader, segs)
+    z = Standardizer.fit(x := embed_segments(model, state, reader, segs))(x)
+    clips = np.array([s["clip_id"] for s in seqs])
+    walk, kick = category_groups(seqs)
+    assert len(set(clips[walk])) == 6 and len(set(clips[kick])) == 6
     ww, wk = [], []
     for k in (2, 3, 4):
         for seed in range(5):
             labels = fit_clusters(z, k, "kmeans", seed).predict(z)
-            ww.append(co_cluster_rate(labels, walk, walk))
-            wk.append(co_cluster_rate(labels, walk, kick))
-    assert np.mean(ww) > np.mean(wk) + 0.1, (np.mean(ww), np.mean(wk))
-    d = np.linalg.norm(z[:, None] - z[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    nearest = np.argmin(d[np.ix_(walk, np.concatenate([walk, kick]))], axis=1)
-    assert np.mean(nearest < len(walk)) >= 4 / 6
+            ww.append(co_cluster_rate(labels, walk, walk, clips))
+            wk.append(co_cluster_rate(labels, walk, kick, clips))
+    assert np.mean(ww) > np.mean(wk) + 0.08, (np.mean(ww), np.mean(wk))
+    d = np.linalg.norm(z[walk][:, None] - z[np.r_[walk, kick]][None], axis=-1)
+    d[clips[walk][:, None] == clips[np.r_[walk, kick]][None]] = np.inf  # another clip's nearest sequence
+    assert np.mean(np.argmin(d, axis=1) < len(walk)) >= 2 / 3
 
 
 def test_run_hme_writes_report_and_balanced_weights(small_corpus, tmp_path):
@@ -143,10 +167,13 @@ def test_run_hme_writes_report_and_balanced_weights(small_corpus, tmp_path):
     ):
         assert (tmp_path / "hme" / name).stat().st_size > 0, name
     doc = json.loads((tmp_path / "hme/clusters.json").read_text())
-    train = [v for v in doc["entries"].values() if v["split"] == "train"]
+    train = [v for v in doc["sequences"] if v["split"] == "train"]
     assert sum(v["weight"] for v in train) == pytest.approx(1.0)
     assert {v["cluster"] for v in train} == {0, 1, 2}
-    assert all(v["weight"] == 0.0 for v in doc["entries"].values() if v["split"] != "train")
+    assert all(v["weight"] == 0.0 for v in doc["sequences"] if v["split"] != "train")
+    assert len(doc["sequences"]) == len(r.seqs) and all(
+        v["stop"] - v["start"] <= 500 for v in doc["sequences"]
+    )
     report = (tmp_path / "hme/report.md").read_text()
     assert "holosoma/sub3_largebox_003_mj | object_interaction" in report
     assert [d["group"] for d in r.diversity][-1] == "ALL"

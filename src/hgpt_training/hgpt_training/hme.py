@@ -124,7 +124,7 @@ class PeriodicAutoencoder(nn.Module):
         )
         self.phase_w = nn.Parameter(torch.randn(m, t, 2) / math.sqrt(t))  # per-channel linear T -> (sx, sy)
         self.phase_b = nn.Parameter(torch.zeros(m, 2))
-        self.register_buffer("freqs", torch.fft.rfftfreq(t, d=1.0 / fps)[1:].float())  # (T//2,) [Hz]
+        self.register_buffer("freqs", torch.fft.rfftfreq(t, d=1.0 / fps)[1:].float())  # (T//2,) [Hz], no DC
         self.register_buffer("time", ((torch.arange(t) - (t - 1) / 2) / fps).float())  # (T,) [s]
         self.window, self.context, self.latent_channels = t, k - 1, m
 
@@ -223,27 +223,51 @@ def train_pae(
     return model, state
 
 
+def segments(lengths: np.ndarray, max_frames: int) -> list[tuple[int, int, int]]:
+    """Split entries into near-equal segments of at most ``max_frames`` frames: (entry, start, stop) each.
+
+    The HME sequence unit: a 4-minute LAFAN1 take (walking, turning, stopping) would otherwise be one
+    averaged vector, unlike any 5-second clip of the same motion.
+    """
+    out = []
+    for i, n in enumerate(int(x) for x in lengths):
+        k = max(1, -(-n // max_frames))
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
+        out += [(i, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return out
+
+
 @torch.no_grad()
-def embed_entries(
-    model: PeriodicAutoencoder, state: dict, reader: CorpusReader, stride: int = 16
+def embed_segments(
+    model: PeriodicAutoencoder,
+    state: dict,
+    reader: CorpusReader,
+    segs: list[tuple[int, int, int]],
+    stride: int = 16,
 ) -> np.ndarray:
-    """HME vector of every entry: mean and std over its windows of (A, A f) per channel. Shape: (N, 4M).
+    """HME vector of every segment: mean and std over its windows of (A, A f) per channel. Shape: (S, 4M).
 
     A f (amplitude x frequency) is the frequency weighted by how much the joint moves: a joint at rest has an
     undefined frequency (the FFT of noise), which made walks and kicks mix in the clustering check
-    (docs/corpus.md). One encoder pass per entry (edge-padded by the context and, if shorter, to one window),
-    then the periodic parameters of windows ``stride`` frames apart.
+    (docs/corpus.md). One encoder pass per entry (edge-padded by the context and, if shorter, to one window);
+    a segment averages the windows, ``stride`` frames apart, that start inside it (at least one).
     """
     mean, std = torch.from_numpy(state["mean"]), torch.from_numpy(state["std"])
     w, c = model.window, model.context
-    out = []
-    for i in range(len(reader)):
+    by_entry: dict[int, list[int]] = {}
+    for k, (i, _, _) in enumerate(segs):
+        by_entry.setdefault(i, []).append(k)
+    out = np.zeros((len(segs), 4 * model.latent_channels))
+    for i, ks in by_entry.items():
         f = motion_features(reader.frames(i))  # (T, C)
         f = np.concatenate([np.repeat(f[:1], c, 0), f, np.repeat(f[-1:], c + max(0, w - len(f)), 0)])
-        x = ((torch.from_numpy(f) - mean) / std).T[None]  # (1, C, T + 2c)
-        z = model.encoder(x)[0]  # (M, T)
+        z = model.encoder(((torch.from_numpy(f) - mean) / std).T[None])[0]  # (M, max(T, w))
         starts = torch.arange(0, z.shape[1] - w + 1, stride)
         p = model.periodic(z.unfold(1, w, 1)[:, starts].transpose(0, 1))  # windows (N, M, w)
-        h = torch.cat([p["amp"], p["amp"] * p["freq"]], dim=1)  # (N, 2M)
-        out.append(torch.cat([h.mean(0), h.std(0, unbiased=False)]).numpy())
-    return np.stack(out).astype(np.float64)
+        h = torch.cat([p["amp"], p["amp"] * p["freq"]], dim=1).numpy()  # (N, 2M)
+        for k in ks:
+            _, a, b = segs[k]
+            sel = (starts.numpy() >= a) & (starts.numpy() < max(a + 1, b - w + 1))
+            hs = h[sel] if sel.any() else h[np.abs(starts.numpy() - a).argmin()][None]
+            out[k] = np.concatenate([hs.mean(0), hs.std(0)])
+    return out

@@ -1,21 +1,28 @@
-"""HME clusters, diversity metrics and balanced sampling weights (Humanoid-GPT §3.2).
+"""HME clusters, diversity metrics, balanced sampling weights and the walk/kick check (Humanoid-GPT §3.2).
 
 gstd = exp(mean_j log sigma_j) and log-volume = 0.5 logdet(Sigma + eps I) over an embedding X (N, D);
 K-Means on the standardised embedding; sampling weights that give every cluster the same probability and
-clips inside a cluster a probability proportional to their length.
+sequences inside a cluster a probability proportional to their length.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
+WALK = re.compile(r"walk", re.I)
+NOT_WALK = re.compile(r"kick|dance", re.I)  # kick_walk, JazzWalk (a dance) are not walks
+KICK = re.compile(r"kick", re.I)
+
 
 def gstd(x: np.ndarray) -> float:
     """Geometric mean of the per-dimension standard deviations of ``x`` (N, D); 0 if one is constant."""
     sigma = np.std(np.asarray(x, dtype=np.float64), axis=0)
+    if sigma.size == 0:
+        return float("nan")
     if np.any(sigma == 0.0):
         return 0.0
     return float(np.exp(np.mean(np.log(sigma))))
@@ -70,12 +77,82 @@ def balanced_weights(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return w
 
 
-def co_cluster_rate(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of pairs (i in a, j in b, i != j) with the same label; a, b are index arrays."""
-    same = total = 0
-    for i in a:
-        for j in b:
-            if i != j:
-                same += labels[i] == labels[j]
-                total += 1
-    return same / total if total else float("nan")
+def co_cluster_rate(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, clips: np.ndarray | None = None
+) -> float:
+    """Fraction of pairs (i in a, j in b) with the same label, over pairs of different ``clips`` (i != j)."""
+    clips = np.arange(len(labels)) if clips is None else np.asarray(clips)
+    pairs = clips[a][:, None] != clips[b][None, :]
+    same = labels[a][:, None] == labels[b][None, :]
+    return float(same[pairs].mean()) if pairs.any() else float("nan")
+
+
+def category_groups(seqs: list[dict], sources: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of original-speed walking (name has 'walk', not 'kick'/'dance'; of ``sources`` if given) and
+    kicking sequences ('kick')."""
+    walk, kick = [], []
+    for i, s in enumerate(seqs):
+        if s["factor"] != 1.0:
+            continue
+        name = s["clip_id"]
+        if WALK.search(name) and not NOT_WALK.search(name) and (not sources or s["source"] in sources):
+            walk.append(i)
+        elif KICK.search(name):
+            kick.append(i)
+    return np.array(walk, dtype=int), np.array(kick, dtype=int)
+
+
+def diversity_table(seqs: list[dict], x: np.ndarray, eps: float) -> list[dict]:
+    """gstd and log-volume per source, and for the whole corpus with and without time-warp copies."""
+    groups = {
+        s: [i for i, q in enumerate(seqs) if q["source"] == s] for s in sorted({q["source"] for q in seqs})
+    }
+    groups["ALL (originals)"] = [i for i, q in enumerate(seqs) if q["factor"] == 1.0]
+    groups["ALL"] = list(range(len(seqs)))
+    rows = []
+    for name, idx in groups.items():
+        xs = x[idx]
+        const = np.std(xs, axis=0) == 0.0
+        rows.append(
+            {
+                "group": name,
+                "sequences": len(idx),
+                "gstd": gstd(xs),
+                "gstd_varying": gstd(xs[:, ~const]),
+                "constant_dims": int(const.sum()),
+                "log_volume": log_volume(xs, eps),
+                "rank_deficient": len(idx) <= x.shape[1],
+            }
+        )
+    return rows
+
+
+def cluster_checks(
+    seqs: list[dict], z: np.ndarray, train: np.ndarray, ks: tuple[int, ...], method: str, seed: int
+) -> list[dict]:
+    """Co-cluster rates (pairs of different clips) of walks, LAFAN1/GMT walks and kicks at small K, and how
+    often a walk's nearest sequence of another clip is a walk."""
+    walk, kick = category_groups(seqs)
+    lg, _ = category_groups(seqs, ("lafan1", "gmt"))
+    clips = np.array([s["clip_id"] for s in seqs])
+    d = np.linalg.norm(z[walk][:, None] - z[np.r_[walk, kick]][None], axis=-1)  # (W, W + K)
+    d[clips[walk][:, None] == clips[np.r_[walk, kick]][None]] = np.inf
+    nearest_walk = (
+        float(np.mean(np.argmin(d, axis=1) < len(walk))) if len(walk) and len(kick) else float("nan")
+    )
+    rows = []
+    for k in ks:
+        labels = fit_clusters(z[train], k, method, seed).predict(z)
+        rows.append(
+            {
+                "k": k,
+                "walks": len(walk),
+                "kicks": len(kick),
+                "nearest_walk": nearest_walk,
+                "walk_walk": co_cluster_rate(labels, walk, walk, clips),
+                "lafan_gmt_walk_walk": co_cluster_rate(labels, lg, lg, clips),
+                "kick_kick": co_cluster_rate(labels, kick, kick, clips),
+                "walk_kick": co_cluster_rate(labels, walk, kick, clips),
+            }
+        )
+    return rows

@@ -42,7 +42,7 @@ def _scatter(p: np.ndarray, keys: list, title: str, path, var: np.ndarray) -> No
 
 def plot_all(r: HMEResult) -> dict[str, str]:
     """Write the figures; returns {name: file name}."""
-    sources = [e["source"] for e in r.entries]
+    sources = [q["source"] for q in r.seqs]
     p, var = pca_2d(r.z)
     files = {
         "pca_source": "pca_source.png",
@@ -64,7 +64,7 @@ def plot_all(r: HMEResult) -> dict[str, str]:
         ax.bar(np.arange(k), counts, bottom=bottom, label=s, color=plt.get_cmap("tab10")(i % 10))
         bottom += counts
     ax.set_xlabel("cluster")
-    ax.set_ylabel("entries (all splits)")
+    ax.set_ylabel("sequences (all splits)")
     ax.set_title("Cluster sizes by source")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -153,7 +153,14 @@ def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str
     d = 4 * m
     star = {True: " *", False: ""}
     rows = [
-        [x["group"], x["entries"], f"{x['gstd']:.4f}", f"{x['log_volume']:.2f}{star[x['rank_deficient']]}"]
+        [
+            x["group"],
+            x["sequences"],
+            f"{x['gstd']:.4f}",
+            x["constant_dims"],
+            f"{x['gstd_varying']:.4f}",
+            f"{x['log_volume']:.2f}{star[x['rank_deficient']]}",
+        ]
         for x in r.diversity
     ]
     return [
@@ -164,7 +171,8 @@ def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str
         f"({len(BODY_JOINTS)} joints, {cfg.pae.root_channels} root), "
         f"{len(r.losses)} epochs of {cfg.pae.steps_per_epoch or 'all'} batches, reconstruction MSE "
         f"{r.losses[0]:.4f} -> {r.losses[-1]:.4f} (normalised features). HME vector: mean and std over a "
-        f"sequence's windows of each channel's amplitude A and A x frequency, D = {d}.",
+        f"sequence's windows of each channel's amplitude A and A x frequency, D = {d}. A sequence is a "
+        f"segment of at most {cfg.segment_s:g} s of one entry: {len(r.seqs)} sequences.",
         "",
         f"![loss]({files['loss']})",
         "",
@@ -172,9 +180,10 @@ def hme_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list[str
         "",
         f"gstd = exp(mean_j log sigma_j), log-volume = 0.5 logdet(Sigma + {cfg.eps:g} I), raw HME vectors.",
         "",
-        *_table(["group", "entries", "gstd", "log-volume"], rows),
+        *_table(["group", "sequences", "gstd", "constant dims", "gstd of the others", "log-volume"], rows),
         "",
-        f"\\* N <= D = {d}: singular covariance, log-volume dominated by eps (not comparable).",
+        f"\\* N <= D = {d}: singular covariance, log-volume dominated by eps (not comparable). A dimension "
+        "is constant when a source never moves that joint (ASAP's ankle roll): gstd is then 0 by definition.",
         "",
         f"![diversity]({files['diversity']})",
     ]
@@ -185,8 +194,8 @@ def cluster_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list
     rows = []
     for c in range(int(r.labels.max()) + 1):
         idx = np.flatnonzero(r.labels == c)
-        src = Counter(r.entries[i]["source"] for i in idx).most_common()
-        clips = Counter(_short(r.entries[i]["clip_id"]) for i in idx).most_common(4)
+        src = Counter(r.seqs[i]["source"] for i in idx).most_common()
+        clips = Counter(_short(r.seqs[i]["clip_id"]) for i in idx).most_common(4)
         rows.append(
             [
                 c,
@@ -196,8 +205,9 @@ def cluster_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list
                 ", ".join(f"{a} ({b})" for a, b in clips),
             ]
         )
-    pairs = ("walk_walk", "kick_kick", "walk_kick")
-    checks = [[c["k"], c["walks"], c["kicks"], *(f"{c[k]:.2f}" for k in pairs)] for c in r.checks]
+    pairs = ("walk_walk", "lafan_gmt_walk_walk", "kick_kick", "walk_kick")
+    checks = [[c["k"], *(f"{c[k]:.2f}" for k in pairs)] for c in r.checks]
+    c0 = r.checks[0] if r.checks else {"walks": 0, "kicks": 0, "nearest_walk": float("nan")}
     return [
         "",
         f"### Clusters (K = {int(r.labels.max()) + 1}, {cfg.method}, fitted on train)",
@@ -206,13 +216,15 @@ def cluster_section(r: HMEResult, cfg: HMEConfig, files: dict[str, str]) -> list
         "",
         f"![sizes]({files['sizes']})",
         "",
-        *_table(["cluster", "entries", "train weight", "sources", "most common clips"], rows),
+        *_table(["cluster", "sequences", "train weight", "sources", "most common clips (sequences)"], rows),
         "",
         "### Do similar motions share clusters?",
         "",
-        "Original-speed clips named *walk* (not *kick*) and *kick*: fraction of clip pairs in one cluster.",
+        f"Original-speed sequences of clips named *walk* (not *kick*, *dance*; {c0['walks']}) and *kick* "
+        f"({c0['kicks']}): fraction of pairs from different clips that share a cluster (K-Means seed "
+        f"{cfg.seed}). The nearest sequence of another clip is a walk for {c0['nearest_walk']:.0%} of walks.",
         "",
-        *_table(["K", "walks", "kicks", "walk-walk", "kick-kick", "walk-kick"], checks),
+        *_table(["K", "walk-walk", "LAFAN1/GMT walk-walk", "kick-kick", "walk-kick"], checks),
         "",
         f"HME stage time: {r.seconds:.1f} s.",
         "",

@@ -1,14 +1,14 @@
 """``hgpt-corpus hme`` / ``all``: train the HME autoencoder on a built corpus, embed, cluster, report.
 
-Reads top to bottom: HMEConfig, setup (reader), PAE training (checkpointed), embedding, clustering, weights,
-files (embedding.npz, clusters.json) and the report (report.md + PNGs, :mod:`hgpt_training.hme_plots`).
+Reads top to bottom: HMEConfig, setup (readers, sequences), PAE training (checkpointed), embedding,
+clustering, weights, files (embedding.npz, clusters.json) and the report (:mod:`hgpt_training.hme_plots`).
+A sequence is a segment of at most ``segment_s`` of one store entry (clip x time-warp factor).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +19,14 @@ import numpy as np
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.corpus import CorpusConfig, build, print_summary
 from hgpt_training.corpus_store import CorpusReader
-from hgpt_training.hme import FEATURE_FIELDS, PAEConfig, embed_entries, train_pae
+from hgpt_training.hme import FEATURE_FIELDS, PAEConfig, embed_segments, segments, train_pae
 from hgpt_training.hme_cluster import (
     Standardizer,
     balanced_weights,
-    co_cluster_rate,
+    cluster_checks,
+    diversity_table,
     fit_clusters,
-    gstd,
-    log_volume,
 )
-
-WALK = re.compile(r"walk", re.I)
-KICK = re.compile(r"kick", re.I)
 
 
 @dataclass(frozen=True)
@@ -42,11 +38,13 @@ class HMEConfig:
     out: Path | None = None
     """Output folder (default: <corpus>/hme)."""
     pae: PAEConfig = field(default_factory=PAEConfig)
+    segment_s: float = 10.0
+    """Longest HME sequence [s]; longer entries are cut into near-equal segments."""
     clusters: int = 16
     """K of K-Means (the paper uses ~384 on 2B frames)."""
     method: Literal["kmeans", "minibatch"] = "kmeans"
-    check_ks: tuple[int, ...] = (2, 4, 8)
-    """Small K values at which the report checks that walks cluster together, apart from kicks."""
+    check_ks: tuple[int, ...] = (2, 4, 8, 16)
+    """K values at which the report checks that walks cluster together, apart from kicks."""
     embed_stride: int = 16
     """Frames between embedded windows."""
     eps: float = 1e-6
@@ -58,11 +56,11 @@ class HMEConfig:
 
 @dataclass
 class HMEResult:
-    entries: list[dict]
-    x: np.ndarray  # (N, D) raw HME vectors
-    z: np.ndarray  # (N, D) standardised on train
-    labels: np.ndarray  # (N,)
-    weights: np.ndarray  # (N,) balanced sampling probability (train entries; 0 elsewhere)
+    seqs: list[dict]  # entry fields + start, stop (frames), seq_id
+    x: np.ndarray  # (S, D) raw HME vectors
+    z: np.ndarray  # (S, D) standardised on train
+    labels: np.ndarray  # (S,)
+    weights: np.ndarray  # (S,) balanced sampling probability (train sequences; 0 elsewhere)
     diversity: list[dict]
     checks: list[dict]
     losses: list[float]
@@ -70,82 +68,41 @@ class HMEResult:
     out: Path
 
 
-def category_groups(entries: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of original-speed walking clips (name has 'walk', not 'kick') and kicking clips ('kick')."""
-    names = [e["clip_id"] for e in entries]
-    orig = [e["factor"] == 1.0 for e in entries]
-    walk = [i for i, n in enumerate(names) if orig[i] and WALK.search(n) and not KICK.search(n)]
-    kick = [i for i, n in enumerate(names) if orig[i] and KICK.search(n)]
-    return np.array(walk, dtype=int), np.array(kick, dtype=int)
-
-
-def diversity_table(entries: list[dict], x: np.ndarray, eps: float) -> list[dict]:
-    """gstd and log-volume per source, and for the whole corpus with and without time-warp copies."""
-    rows = []
-    groups = {
-        s: [i for i, e in enumerate(entries) if e["source"] == s]
-        for s in sorted({e["source"] for e in entries})
-    }
-    groups["ALL (originals)"] = [i for i, e in enumerate(entries) if e["factor"] == 1.0]
-    groups["ALL"] = list(range(len(entries)))
-    for name, idx in groups.items():
-        if idx:
-            xs = x[idx]
-            rows.append(
-                {
-                    "group": name,
-                    "entries": len(idx),
-                    "gstd": gstd(xs),
-                    "log_volume": log_volume(xs, eps),
-                    "rank_deficient": len(idx) <= x.shape[1],
-                }
-            )
-    return rows
-
-
-def cluster_checks(
-    entries: list[dict], z: np.ndarray, train: np.ndarray, ks: tuple[int, ...], method: str, seed: int
-) -> list[dict]:
-    """Co-cluster rates of walk-walk, kick-kick and walk-kick clip pairs at small K."""
-    walk, kick = category_groups(entries)
-    rows = []
-    for k in ks:
-        labels = fit_clusters(z[train], k, method, seed).predict(z)
-        rows.append(
-            {
-                "k": k,
-                "walks": len(walk),
-                "kicks": len(kick),
-                "walk_walk": co_cluster_rate(labels, walk, walk),
-                "kick_kick": co_cluster_rate(labels, kick, kick),
-                "walk_kick": co_cluster_rate(labels, walk, kick),
-            }
-        )
-    return rows
+def sequence_records(reader: CorpusReader, segs: list[tuple[int, int, int]]) -> list[dict]:
+    """One record per segment: its entry's manifest fields plus start/stop frames and an id."""
+    return [
+        {**reader.entries[i], "start": a, "stop": b, "seq_id": f"{reader.entries[i]['entry_id']}[{a}:{b}]"}
+        for i, a, b in segs
+    ]
 
 
 def run_hme(cfg: HMEConfig) -> HMEResult:
-    """Train (or resume) the PAE, embed every accepted entry, cluster, weigh, write files and the report."""
+    """Train (or resume) the PAE, embed every sequence, cluster, weigh, write files and the report."""
     t0 = time.perf_counter()
     out = Path(cfg.out or Path(cfg.corpus) / "hme")
     out.mkdir(parents=True, exist_ok=True)
-    train_reader = CorpusReader(cfg.corpus, "train", FEATURE_FIELDS)
-    model, state = train_pae(train_reader, cfg.pae, out / "pae.pt", cfg.seed, cfg.progress)
+    model, state = train_pae(
+        CorpusReader(cfg.corpus, "train", FEATURE_FIELDS), cfg.pae, out / "pae.pt", cfg.seed, cfg.progress
+    )
     reader = CorpusReader(cfg.corpus, "all", FEATURE_FIELDS)
-    x = embed_entries(model, state, reader, cfg.embed_stride)
-    train = np.array([e["split"] == "train" for e in reader.entries])
+    segs = segments(reader.lengths, int(round(cfg.segment_s * reader.fps)))
+    seqs = sequence_records(reader, segs)
+    x = embed_segments(model, state, reader, segs, cfg.embed_stride)
+    train = np.array([s["split"] == "train" for s in seqs])
     z = Standardizer.fit(x[train])(x)
     labels = fit_clusters(z[train], cfg.clusters, cfg.method, cfg.seed).predict(z)
     weights = np.zeros(len(labels))
-    weights[train] = balanced_weights(labels[train], reader.lengths[train])
+    lengths = np.array([s["stop"] - s["start"] for s in seqs])
+    weights[train] = balanced_weights(labels[train], lengths[train])
+    checks = cluster_checks(seqs, z, train, cfg.check_ks, cfg.method, cfg.seed)
     result = HMEResult(
-        reader.entries,
+        seqs,
         x,
         z,
         labels,
         weights,
-        diversity_table(reader.entries, x, cfg.eps),
-        cluster_checks(reader.entries, z, train, cfg.check_ks, cfg.method, cfg.seed),
+        diversity_table(seqs, x, cfg.eps),
+        checks,
         list(state["losses"]),
         0.0,
         out,
@@ -159,17 +116,25 @@ def run_hme(cfg: HMEConfig) -> HMEResult:
 
 
 def save_outputs(r: HMEResult, cfg: HMEConfig) -> None:
-    """embedding.npz (arrays) and clusters.json (entry -> cluster, weight) for the expert-training stage."""
-    ids = np.array([e["entry_id"] for e in r.entries])
-    np.savez(r.out / "embedding.npz", entry_ids=ids, x=r.x, z=r.z, labels=r.labels, weights=r.weights)
+    """embedding.npz (arrays) and clusters.json (sequence -> cluster, weight) for expert training."""
+    ids = np.array([s["seq_id"] for s in r.seqs])
+    np.savez(r.out / "embedding.npz", seq_ids=ids, x=r.x, z=r.z, labels=r.labels, weights=r.weights)
     doc = {
         "clusters": int(r.labels.max() + 1) if len(r.labels) else 0,
         "method": cfg.method,
         "corpus": str(cfg.corpus),
-        "entries": {
-            e["entry_id"]: {"cluster": int(c), "weight": float(w), "split": e["split"]}
-            for e, c, w in zip(r.entries, r.labels, r.weights, strict=True)
-        },
+        "segment_s": cfg.segment_s,
+        "sequences": [
+            {
+                "entry_id": s["entry_id"],
+                "start": s["start"],
+                "stop": s["stop"],
+                "split": s["split"],
+                "cluster": int(c),
+                "weight": float(w),
+            }
+            for s, c, w in zip(r.seqs, r.labels, r.weights, strict=True)
+        ],
     }
     atomic_write_bytes(r.out / "clusters.json", json.dumps(doc, indent=1).encode())
 
