@@ -25,12 +25,12 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return zc @ vt[:2].T, var[:2]
 
 
-def _scatter(p: np.ndarray, keys: list, title: str, path, var: np.ndarray) -> None:
+def _scatter(p: np.ndarray, keys: list, title: str, path, var: np.ndarray, cmap: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 5.5))
-    cmap = plt.get_cmap("tab20")
+    colours = plt.get_cmap(cmap)
     for i, key in enumerate(sorted(set(keys), key=str)):
         m = np.array([k == key for k in keys])
-        ax.scatter(p[m, 0], p[m, 1], s=10, alpha=0.7, color=cmap(i % 20), label=str(key))
+        ax.scatter(p[m, 0], p[m, 1], s=10, alpha=0.7, color=colours(i % colours.N), label=str(key))
     ax.set_xlabel(f"PC1 ({var[0]:.0%})")
     ax.set_ylabel(f"PC2 ({var[1]:.0%})")
     ax.set_title(title)
@@ -51,10 +51,9 @@ def plot_all(r: HMEResult) -> dict[str, str]:
         "diversity": "diversity.png",
         "loss": "pae_loss.png",
     }
-    _scatter(p, sources, "HME embedding (PCA), by source", r.out / files["pca_source"], var)
-    _scatter(
-        p, [int(c) for c in r.labels], "HME embedding (PCA), by cluster", r.out / files["pca_cluster"], var
-    )
+    _scatter(p, sources, "HME embedding (PCA), by source", r.out / files["pca_source"], var, "tab10")
+    labels = [int(c) for c in r.labels]
+    _scatter(p, labels, "HME embedding (PCA), by cluster", r.out / files["pca_cluster"], var, "tab20")
 
     k = int(r.labels.max()) + 1
     fig, ax = plt.subplots(figsize=(8, 4))
