@@ -9,6 +9,7 @@ COMMANDS = {
     "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
     "eval": ("hgpt_sim.evaluate", "evaluate a policy on clips in MuJoCo (table, plots, video)"),
+    "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
 }
 
 
