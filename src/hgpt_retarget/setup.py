@@ -22,6 +22,7 @@ setup(
         "console_scripts": [
             "reference_player = hgpt_retarget.reference_player_node:main",
             "retarget_node = hgpt_retarget.retarget_node:main",
+            "mocap_source = hgpt_retarget.mocap_source_node:main",
             "hgpt-retarget = hgpt_retarget.cli:main",
             "hgpt-retarget-compare = hgpt_retarget.compare:main",
             "hgpt-retarget-render = hgpt_retarget.render:main",

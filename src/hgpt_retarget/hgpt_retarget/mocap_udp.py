@@ -283,13 +283,13 @@ class MocapParser:
         if up == "y":
             pos = pos @ _Y_TO_Z.T
         good = pos[finite]
-        if np.abs(good).max() > MAX_ABS_COORD_M:
-            raise DatagramError("range", f"|coordinate| {np.abs(good).max():.3g} m > {MAX_ABS_COORD_M} m")
         extent = float(np.linalg.norm(good.max(axis=0) - good.min(axis=0)))
         if extent > MAX_BODY_EXTENT_M:
             raise DatagramError(
                 "extent", f"body spans {extent:.3g} m > {MAX_BODY_EXTENT_M} m; wrong 'units' ({units!r})?"
             )
+        if np.abs(good).max() > MAX_ABS_COORD_M:
+            raise DatagramError("range", f"|coordinate| {np.abs(good).max():.3g} m > {MAX_ABS_COORD_M} m")
         quats = conf = None
         if obj.get("quat") is not None:
             quats = _array(obj["quat"], 4, n, "quat")

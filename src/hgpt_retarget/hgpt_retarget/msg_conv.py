@@ -29,13 +29,37 @@ def human_pose_from_msg(msg: HumanPose) -> tuple[tuple[str, ...], np.ndarray, fl
     return names, pos, stamp_to_sec(msg.header.stamp)
 
 
-def human_pose_to_msg(names, positions: np.ndarray, t: float, skeleton: str = "", frame_id: str = "world"):
-    """(names, positions (J, 3) [m], time [s]) -> HumanPose (for publishers, bags and tests)."""
+def human_pose_to_msg(
+    names,
+    positions: np.ndarray,
+    t: float,
+    skeleton: str = "",
+    frame_id: str = "world",
+    quats: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+) -> HumanPose:
+    """(names, positions (J, 3) [m], time [s]) -> HumanPose (for publishers, bags and tests).
+
+    Optional ``quats`` (J, 4) are wxyz (sent as ROS xyzw); ``confidence`` (J,) in [0, 1].
+    """
     msg = HumanPose()
     msg.header.stamp, msg.header.frame_id = sec_to_stamp(t), frame_id
     msg.skeleton, msg.joint_names = skeleton, list(names)
     msg.positions = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in positions]
+    if quats is not None:
+        msg.orientations = [
+            Quaternion(w=float(w), x=float(x), y=float(y), z=float(z)) for w, x, y, z in quats
+        ]
+    if confidence is not None:
+        msg.confidence = [float(c) for c in confidence]
     return msg
+
+
+def human_pose_extras_from_msg(msg: HumanPose) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """HumanPose -> (orientations (J, 4) wxyz or None, confidence (J,) or None); empty fields are None."""
+    quats = np.array([(q.w, q.x, q.y, q.z) for q in msg.orientations]) if msg.orientations else None
+    conf = np.asarray(msg.confidence, dtype=np.float64) if len(msg.confidence) else None
+    return quats, conf
 
 
 def frame_to_msg(
