@@ -1,0 +1,217 @@
+"""The ROS side of ``hgpt bag``: the recorder node (also a scenario node, ``record:=true``) and the player.
+
+Both move raw CDR bytes only: the recorder subscribes with ``raw=True`` and writes what DDS delivered, the
+player publishes the bag's bytes as they are. Types come from the graph (or ``TOPIC=pkg/msg/Type``), the
+message classes from ``rosidl_runtime_py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rclpy.duration import Duration
+from rclpy.time import Time
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from rosidl_runtime_py.utilities import get_message
+
+from hgpt_bringup.bag import LICENCE_KEY, BagError, BagReader, BagWriter, Play, Record
+from hgpt_bringup.scenarios import RECORD_TOPICS
+from hgpt_policy.node_main import run_node
+
+FLUSH_PERIOD_S = 1.0  # buffered messages reach the disk at least this often (a hard kill loses less)
+
+
+def default_bag_name() -> str:
+    """``rosbag2_YYYY_MM_DD-HH_MM_SS`` in the current folder, as ``ros2 bag record`` names bags."""
+    return datetime.now().strftime("rosbag2_%Y_%m_%d-%H_%M_%S")
+
+
+class BagRecorderNode(Node):
+    """Subscribes (raw) to ``topics`` as their publishers appear and writes every message to ``out``.
+
+    Parameters (read-only): ``out`` (new bag folder; default a time-stamped name), ``topics``,
+    ``types`` (``TOPIC=pkg/msg/Type`` for topics to subscribe before a publisher exists), ``licence``.
+    The bag is closed (mcap summary + metadata.yaml) by :meth:`destroy_node`.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("bag_recorder", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        arr = ParameterDescriptor(read_only=True, type=ParameterType.PARAMETER_STRING_ARRAY)
+        out = self.declare_parameter("out", "", ro).value or default_bag_name()
+        self.wanted = list(self.declare_parameter("topics", list(RECORD_TOPICS), arr).value)
+        typed = list(self.declare_parameter("types", [""], arr).value)
+        licence = self.declare_parameter("licence", "", ro).value
+        self.types: dict[str, str] = {}
+        for item in filter(None, typed):
+            topic, sep, typ = item.partition("=")
+            if not sep or typ.count("/") != 2:
+                raise BagError(f"types: {item!r} is not TOPIC=pkg/msg/Type")
+            self.types[topic] = typ
+            if topic not in self.wanted:
+                self.wanted.append(topic)
+        self.lock = threading.Lock()
+        self.writer = BagWriter(out, {LICENCE_KEY: licence} if licence else None).open()
+        self.counts: dict[str, int] = {}
+        self.create_timer(0.5, self.discover)
+        self.create_timer(FLUSH_PERIOD_S, self.flush)
+        self.discover()
+        self.get_logger().info(f"recording {', '.join(self.wanted)} into {self.writer.path}")
+
+    def discover(self) -> None:
+        """Subscribe to every wanted topic whose type is now known (given, or seen on the graph)."""
+        graph = dict(self.get_topic_names_and_types())
+        for topic in self.wanted:
+            if topic in self.counts:
+                continue
+            typ = self.types.get(topic) or (graph.get(topic) or [None])[0]
+            if typ is None:
+                continue
+            best_effort = any(
+                i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                for i in self.get_publishers_info_by_topic(topic)
+            )
+            qos = qos_profile_sensor_data if best_effort else QoSProfile(depth=100)
+            with self.lock:
+                self.writer.add_topic(topic, typ)
+                self.counts[topic] = 0
+            self.create_subscription(
+                get_message(typ), topic, lambda data, t=topic: self.on_message(t, data), qos, raw=True
+            )
+            self.get_logger().info(f"{topic} [{typ}] ({'best effort' if best_effort else 'reliable'})")
+
+    def on_message(self, topic: str, data: bytes) -> None:
+        stamp = self.get_clock().now().nanoseconds  # receive time, as ros2 bag record
+        with self.lock:
+            if self.writer is not None:
+                self.writer.write(topic, stamp, data)
+                self.counts[topic] += 1
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.writer is not None:
+                self.writer.flush()
+
+    def close(self) -> None:
+        """Finish the bag (idempotent)."""
+        with self.lock:
+            writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close()
+            missing = [t for t in self.wanted if t not in self.counts]
+            counts = ", ".join(f"{t}: {n}" for t, n in self.counts.items())
+            print(f"bag_recorder: wrote {writer.path} ({counts or 'no topic'})", file=sys.stderr, flush=True)
+            if missing:
+                print(f"bag_recorder: never saw a publisher on {', '.join(missing)}", file=sys.stderr)
+
+    def destroy_node(self) -> None:
+        self.close()
+        super().destroy_node()
+
+
+def record(cmd: Record) -> int:
+    """``hgpt bag record``: until Ctrl-C / SIGTERM (rclpy shuts the context down) or ``cmd.duration``."""
+    if Path(cmd.out).exists():
+        raise BagError(f"{cmd.out}: exists already; not overwriting (choose a new output folder)")
+    params = [Parameter("out", value=str(cmd.out)), Parameter("licence", value=cmd.licence)]
+    if cmd.topics:
+        params.append(Parameter("topics", value=list(cmd.topics)))
+    if cmd.types:
+        params.append(Parameter("types", value=list(cmd.types)))
+
+    def spin(node: Node) -> None:
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        end = time.monotonic() + cmd.duration if cmd.duration > 0 else float("inf")
+        try:
+            while rclpy.ok() and time.monotonic() < end:
+                ex.spin_once(timeout_sec=0.1)
+        finally:
+            node.close()  # metadata.yaml before anything else can go wrong
+            ex.shutdown()
+
+    run_node(lambda: BagRecorderNode(parameter_overrides=params), spin=spin)
+    return 0
+
+
+def _qos(fast: bool) -> QoSProfile:
+    """Reliable; when fast, keep all (the writer waits for readers instead of dropping samples)."""
+    if fast:
+        return QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
+
+def play(cmd: Play) -> int:
+    """``hgpt bag play``: publish the bag's raw messages in time order, timed by ``rate`` or as fast."""
+    if not cmd.fast and not cmd.rate > 0:
+        raise BagError(f"rate {cmd.rate} must be > 0 (or use --fast)")
+    reader = BagReader(cmd.bag, strict=cmd.strict)
+    for p in reader.info.problems:
+        print(f"hgpt bag play: warning: {p}; playing the readable part", file=sys.stderr)
+    topics = [t for t in reader.info.topics.values() if not cmd.topics or t.name in cmd.topics]
+    if not topics:
+        raise BagError(f"{cmd.bag}: none of {list(cmd.topics)} in the bag ({', '.join(reader.info.topics)})")
+    rclpy.init()
+    node = rclpy.create_node("bag_player")
+    n, t_start = 0, time.monotonic()
+    try:
+        pubs = {t.name: node.create_publisher(get_message(t.msgtype), t.name, _qos(cmd.fast)) for t in topics}
+        clock_pub = None
+        if cmd.clock:
+            from rosgraph_msgs.msg import Clock
+
+            clock_pub = node.create_publisher(Clock, "/clock", 10)
+        end = time.monotonic() + cmd.wait_subscribers
+        while time.monotonic() < end and any(p.get_subscription_count() == 0 for p in pubs.values()):
+            time.sleep(0.05)
+        t0_bag, t0 = None, time.monotonic()
+        for m in reader.messages(pubs):
+            if not rclpy.ok():
+                break
+            if t0_bag is None:
+                t0_bag = m.timestamp
+            if not cmd.fast:
+                delay = t0 + (m.timestamp - t0_bag) * 1e-9 / cmd.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            if clock_pub is not None:
+                from rosgraph_msgs.msg import Clock
+
+                clock_pub.publish(Clock(clock=Time(nanoseconds=m.timestamp).to_msg()))
+            pubs[m.topic].publish(m.data)
+            n += 1
+        for p in pubs.values():
+            p.wait_for_all_acked(Duration(seconds=5.0))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        reader.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    dt = time.monotonic() - t_start
+    print(f"hgpt bag play: {n} messages on {len(topics)} topic(s) in {dt:.2f} s", file=sys.stderr)
+    return 0
+
+
+def main(args: list[str] | None = None) -> None:
+    """``ros2 run hgpt_bringup bag_recorder --ros-args -p out:=... -p topics:=[...]``."""
+    run_node(BagRecorderNode, args=args)
+
+
+if __name__ == "__main__":
+    main()
