@@ -82,8 +82,9 @@ def in_process(onnx: Path, n: int) -> dict[str, list[float]]:
 def round_trip(args: list[str], n: int) -> list[float]:
     """Publish RobotState, wait for the answer on /hgpt/joint_command or the echo topic."""
     import rclpy
-    from hgpt_msgs.msg import JointCommand, MotionReference, RobotState
     from rclpy.executors import SingleThreadedExecutor
+
+    from hgpt_msgs.msg import JointCommand, MotionReference, RobotState
 
     peer = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rclpy.init()

@@ -9,7 +9,10 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/config", ["config/fastdds_cyclonedds_interop.xml", "config/g1_bridge.yaml"]),
+        (
+            "share/" + package_name + "/config",
+            ["config/fastdds_cyclonedds_interop.xml", "config/g1_bridge.yaml"],
+        ),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -6,6 +6,9 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test", "tests"]),
+    # The peer TWIST2 tracker (MIT, with its licence and layout notes): the bundled default policy.
+    package_data={package_name: ["assets/twist2/LICENSE", "assets/twist2/LAYOUT.md", "assets/twist2/*.onnx"]},
+    include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),

@@ -35,6 +35,8 @@ def test_lockstep_and_overrides(tmp_path):
     specs = {s.name: s for s in scenario_nodes("eval", motion="/x/clip.csv", lockstep=True)}
     assert specs["sim_bridge_node"].parameters["mode"] == "lockstep"
     assert specs["policy_node"].parameters["trigger"] == "state"
+    assert specs["policy_node"].parameters["reference_wait_s"] > 0  # waits for the reference of each state
+    assert specs["reference_player"].parameters["sync"] == "clock"  # one frame per simulation step
     assert specs["reference_player"].parameters["motion"] == "/x/clip.csv"
     assert specs["reference_player"].parameters["loop"] is False  # from config/eval.yaml
     cfg = tmp_path / "c.yaml"

@@ -18,6 +18,7 @@ import tyro
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
+from hgpt_bringup.monitor import MonitorSummary, make_monitor_node, write_summary
 from hgpt_bringup.scenarios import NodeSpec, ScenarioError, scenario_nodes
 
 
@@ -39,6 +40,10 @@ class RunArgs:
     """Simulation advances one control step per command (sim only)."""
     duration: float = 0.0
     """Stop after this many wall-clock seconds (0 = until Ctrl-C)."""
+    sim_seconds: float = 0.0
+    """Stop once the robot state reaches this time [s] (simulation time with robot sim; 0 = no limit)."""
+    summary: str = ""
+    """Write the tracking monitor's summary (JSON) here when the run stops."""
 
 
 def instantiate(spec: NodeSpec):
@@ -46,6 +51,14 @@ def instantiate(spec: NodeSpec):
     cls = getattr(importlib.import_module(spec.module), spec.cls)
     overrides = [Parameter(k, value=v) for k, v in spec.parameters.items()]
     return cls(parameter_overrides=overrides)
+
+
+def report(summary: MonitorSummary, path: str) -> None:
+    """Print the monitor's summary; write it as JSON to ``path`` when given."""
+    print("\ntracking monitor (joint errors over the TRACK steps):\n" + summary.table(), flush=True)
+    if path:
+        write_summary(summary, path)
+        print(f"summary: {path}", flush=True)
 
 
 def run(args: RunArgs) -> int:
@@ -59,17 +72,27 @@ def run(args: RunArgs) -> int:
         return 2
     rclpy.init()
     nodes, executor = [], MultiThreadedExecutor(num_threads=4)
+    monitor = None
     try:
         for spec in specs:
             nodes.append(instantiate(spec))
             executor.add_node(nodes[-1])
+        monitor = make_monitor_node()
+        nodes.append(monitor)
+        executor.add_node(monitor)
         print(f"hgpt run {args.scenario}: {', '.join(s.name for s in specs)}", flush=True)
         end = time.monotonic() + args.duration if args.duration > 0 else float("inf")
+        sim_end = args.sim_seconds if args.sim_seconds > 0 else float("inf")
+        core = monitor.core
         while rclpy.ok() and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.1)
+            if core.states and core.t_last - core.t_first >= sim_end:
+                break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if monitor is not None:
+            report(monitor.core.summary(), args.summary)
         for node in nodes:
             executor.remove_node(node)
         executor.shutdown()

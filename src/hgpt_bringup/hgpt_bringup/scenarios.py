@@ -31,6 +31,10 @@ RECORD_TOPICS = (
 """Topics ``record:=true`` writes to the bag."""
 
 
+LOCKSTEP_REFERENCE_WAIT_S = 1.0
+"""Lock-step: how long [s, wall] policy_node waits for the reference of a state before answering alone."""
+
+
 class ScenarioError(HgptError, ValueError):
     """A scenario argument is invalid; the message lists the valid values."""
 
@@ -147,6 +151,10 @@ def scenario_nodes(
                 params["use_sim_time"] = True
             if lockstep and name == "policy_node":
                 params["trigger"] = "state"
+                if source == "file":
+                    params["reference_wait_s"] = LOCKSTEP_REFERENCE_WAIT_S
+            if lockstep and name == "reference_player":
+                params["sync"] = "clock"
         package, executable, module, cls = NODES[name]
         specs.append(NodeSpec(name, package, executable, module, cls, params))
     return specs

@@ -16,6 +16,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from hgpt_core.g1 import G1_JOINT_NAMES
+from hgpt_core.stamps import stamp_to_sec
 from hgpt_g1.cdr import LOWCMD_CDR, LOWSTATE_CDR
 from hgpt_g1.crc import pack_lowcmd_msg, pack_lowstate_msg
 from hgpt_g1.safety_config import JointTarget, LowStateSample, MotorCommand, SafetyState, SafetyStatus
@@ -47,8 +48,6 @@ def import_unitree_hg() -> tuple[type, type]:
     return LowCmd, LowState
 
 
-def stamp_to_sec(stamp: Time) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec
 
 
 def lowstate_struct_from_raw(raw: bytes, lowstate_type: type) -> bytes:

@@ -10,10 +10,6 @@ from hgpt_msgs.msg import JointCommand, MotionReference, RobotState, TrackingSta
 from hgpt_policy.controller import Command, ReferenceSample, RobotSample, Status
 
 
-def stamp_to_sec(stamp: Time) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec
-
-
 def quat_wxyz_from_msg(q: Quaternion) -> np.ndarray:
     return np.array([q.w, q.x, q.y, q.z])
 

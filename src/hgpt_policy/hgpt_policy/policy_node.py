@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from hgpt_core.policy_meta import RobotConfig, check_metadata
+from hgpt_core.stamps import stamp_to_ns
 from hgpt_msgs.msg import JointCommand, MotionReference, RobotState, TrackingStatus
 from hgpt_msgs.srv import SetMode
 from hgpt_policy.controller import ControllerConfig, Mode, PolicyController
@@ -31,6 +34,8 @@ class PolicyNode(Node):
         ro = ParameterDescriptor(read_only=True)
         spec = self.declare_parameter("policy", "zero", ro).value
         self.trigger = self.declare_parameter("trigger", "timer", ro).value  # timer | state (lock-step sims)
+        # trigger=state: wait this long [s, wall] for the reference stamped like the state (0: don't wait).
+        self.reference_wait_s = self.declare_parameter("reference_wait_s", 0.0, ro).value
         start_mode = self.declare_parameter("start_mode", "damp", ro).value
         cfg = declare_dataclass(self, ControllerConfig, prefix="safety.")
         policy = load_tracking_policy(spec)
@@ -46,6 +51,16 @@ class PolicyNode(Node):
             raise ValueError(f"trigger must be 'timer' or 'state', got {self.trigger!r}")
         if self.trigger == "timer":
             self.create_timer(policy.meta.control_dt, self.on_tick)
+        # trigger=state (lock-step): every time is the stamp of a message, never the local clock, so a
+        # run is a pure function of the messages. A command answers the state with the same stamp.
+        self.pending: RobotState | None = None  # a state not answered yet
+        self.pending_wall = 0.0
+        self.ref_ns = -1  # newest reference stamp [ns]
+        self.answered_ns = -1  # stamp of the last state answered
+        self.last_cmd: JointCommand | None = None
+        if self.trigger == "state" and self.reference_wait_s > 0:
+            wall = Clock(clock_type=ClockType.STEADY_TIME)
+            self.create_timer(min(0.05, self.reference_wait_s), self.on_reference_timeout, clock=wall)
         self.state_wall = 0.0
         self.overruns = 0
         modes = {"damp": Mode.DAMP, "stand": Mode.STAND, "track": Mode.TRACK}
@@ -62,14 +77,50 @@ class PolicyNode(Node):
 
     def on_state(self, msg: RobotState) -> None:
         self.state_wall = time.perf_counter()
-        self.ctrl.on_state(robot_sample_from_msg(msg, self.now()))
-        if self.trigger == "state":
-            self.on_tick()
+        if self.trigger == "timer":
+            self.ctrl.on_state(robot_sample_from_msg(msg, self.now()))
+            return
+        ns = stamp_to_ns(msg.header.stamp)
+        if ns == self.answered_ns:  # the simulator re-sent a state (kick): repeat the answer, don't re-run
+            if self.last_cmd is not None:
+                self.cmd_pub.publish(self.last_cmd)
+            return
+        self.pending, self.pending_wall = msg, self.state_wall
+        self.try_answer()
 
     def on_reference(self, msg: MotionReference) -> None:
-        sample = reference_sample_from_msg(msg, self.now())
+        if self.trigger == "state":
+            self.ref_ns = max(self.ref_ns, stamp_to_ns(msg.header.stamp))
+            received = stamp_to_ns(msg.header.stamp) * 1e-9
+        else:
+            received = self.now()
+        sample = reference_sample_from_msg(msg, received)
         if sample is not None:
             self.ctrl.on_reference(sample)
+        if self.trigger == "state":
+            self.try_answer()
+
+    def try_answer(self, force: bool = False) -> None:
+        """trigger=state: answer the pending state once its reference (same stamp or newer) is here."""
+        msg = self.pending
+        if msg is None:
+            return
+        ns = stamp_to_ns(msg.header.stamp)
+        if not force and self.reference_wait_s > 0 and self.ref_ns < ns:
+            return
+        self.pending = None
+        self.ctrl.on_state(robot_sample_from_msg(msg, ns * 1e-9))
+        self.answered_ns = ns
+        self.on_tick(now=ns * 1e-9, stamp=msg.header.stamp)
+
+    def on_reference_timeout(self) -> None:
+        if self.pending is not None and time.perf_counter() - self.pending_wall > self.reference_wait_s:
+            self.get_logger().warning(
+                f"no reference for the state at t={stamp_to_ns(self.pending.header.stamp) * 1e-9:.3f} s "
+                f"within {self.reference_wait_s} s: answering without it",
+                throttle_duration_sec=2.0,
+            )
+            self.try_answer(force=True)
 
     def on_set_mode(self, req: SetMode.Request, res: SetMode.Response) -> SetMode.Response:
         try:
@@ -79,14 +130,17 @@ class PolicyNode(Node):
         self.get_logger().info(f"set_mode {req.mode}: {res.message}")
         return res
 
-    def on_tick(self) -> None:
+    def on_tick(self, now: float | None = None, stamp: Time | None = None) -> None:
+        """One control step at ``now`` [s] (default: the node clock), stamped ``stamp``."""
         if not self.context.ok():  # shutting down (SIGINT/SIGTERM): a late callback must not publish
             return
         t0 = time.perf_counter()
         prev_mode = self.ctrl.mode
-        cmd, st = self.ctrl.tick(self.now())
-        stamp = self.get_clock().now().to_msg()
-        self.cmd_pub.publish(command_to_msg(cmd, stamp, self.policy_id))
+        if now is None or stamp is None:
+            now, stamp = self.now(), self.get_clock().now().to_msg()
+        cmd, st = self.ctrl.tick(now)
+        self.last_cmd = command_to_msg(cmd, stamp, self.policy_id)
+        self.cmd_pub.publish(self.last_cmd)
         done = time.perf_counter()
         if done - t0 > self.ctrl.dt:  # the tick itself took longer than a control period
             self.overruns += 1

@@ -18,12 +18,17 @@ from hgpt_core.obs import ObsInput
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import quat_apply_inv, roll_pitch
 
+ONNX_NAME = "twist2_1017_20k.onnx"
+
 
 def default_onnx() -> Path:
-    """The released TWIST2 ONNX in the shared peers folder (next to ../shared/data)."""
+    """The released TWIST2 ONNX: bundled with this package (MIT, ``assets/twist2``), else ../shared/peers."""
+    bundled = Path(__file__).resolve().parent / "assets" / "twist2" / ONNX_NAME
+    if bundled.is_file():
+        return bundled
     data = shared_data_dir()
     root = data.parent if data is not None else Path("../shared")
-    return root / "peers" / "twist2" / "twist2_1017_20k.onnx"
+    return root / "peers" / "twist2" / ONNX_NAME
 
 
 DEFAULT_ONNX = default_onnx()

@@ -1,11 +1,14 @@
-"""reference_player: streams a G1 clip on /hgpt/reference at the control rate; /hgpt/load_motion swaps it."""
+"""reference_player: streams a clip on /hgpt/reference at the control rate; /hgpt/load_motion swaps it."""
 
 from __future__ import annotations
 
+from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
 
 from hgpt_core.errors import HgptError
+from hgpt_core.stamps import stamp_to_sec
 from hgpt_msgs.msg import MotionReference
 from hgpt_msgs.srv import LoadMotion
 from hgpt_policy.node_main import run_node
@@ -24,13 +27,21 @@ class ReferencePlayerNode(Node):
         self.loop = self.declare_parameter("loop", False, ro).value
         self.speed = self.declare_parameter("speed", 1.0, ro).value
         rate_hz = self.declare_parameter("rate_hz", 50.0, ro).value
+        # timer: publish at rate_hz on the node clock; clock: one frame per /clock message, stamped with
+        # it (lock-step simulation: the policy waits for the reference of each state, so runs are exact).
+        self.sync = self.declare_parameter("sync", "timer", ro).value
+        if self.sync not in ("timer", "clock"):
+            raise ValueError(f"sync must be 'timer' or 'clock', got {self.sync!r}")
         self.pub = self.create_publisher(MotionReference, "/hgpt/reference", 10)
         self.create_service(LoadMotion, "/hgpt/load_motion", self.on_load)
         self.player: ReferencePlayer | None = None
         self.clip_id = ""
         if self.motion:
             self.load(self.motion, self.loop, self.speed)  # a bad start-up clip is an error: raise
-        self.create_timer(1.0 / rate_hz, self.on_timer)
+        if self.sync == "timer":
+            self.create_timer(1.0 / rate_hz, self.on_timer)
+        else:
+            self.create_subscription(Clock, "/clock", self.on_clock, 10)
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -53,12 +64,18 @@ class ReferencePlayerNode(Node):
         return res
 
     def on_timer(self) -> None:
+        self.publish_at(self.now(), self.get_clock().now().to_msg())
+
+    def on_clock(self, msg: Clock) -> None:
+        self.publish_at(stamp_to_sec(msg.clock), msg.clock)
+
+    def publish_at(self, now: float, stamp: Time) -> None:
+        """Publish the frame at ``now`` [s] stamped ``stamp``."""
         if self.player is None or not self.context.ok():
             return
-        now = self.now()
         self.player.play(now)  # starts on the first tick after a load
         frame = self.player.frame(now)
-        self.pub.publish(reference_frame_to_msg(frame, self.get_clock().now().to_msg(), self.clip_id))
+        self.pub.publish(reference_frame_to_msg(frame, stamp, self.clip_id))
 
 
 def main(args: list[str] | None = None) -> None:

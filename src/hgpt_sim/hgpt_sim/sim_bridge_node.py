@@ -18,11 +18,18 @@ from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
+from hgpt_core.stamps import stamp_to_ns
 from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
 from hgpt_msgs.srv import SimControl
 from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
-from hgpt_sim.msg_conv import clock_msg, command_from_msg, joint_state_to_msg, robot_state_to_msg, time_msg
+from hgpt_sim.msg_conv import (
+    clock_msg,
+    command_from_msg,
+    joint_state_to_msg,
+    robot_state_to_msg,
+    time_msg,
+)
 from hgpt_sim.sim_robot import SimConfig, SimRobot
 
 
@@ -45,6 +52,8 @@ class SimBridgeNode(Node):
         self.create_service(SimControl, "/hgpt/sim/control", self.on_control)
         self.tick = 0
         self.overruns = 0
+        self.ignored = 0  # lock-step: commands not answering the current state
+        self.state_ns = -1  # stamp [ns] of the last published state
         self.last_cmd_wall = 0.0
         self.last_status = ""
         period = self.robot.cfg.control_dt if self.mode == "realtime" else self.kick_period_s
@@ -54,6 +63,11 @@ class SimBridgeNode(Node):
         self.get_logger().info(f"sim bridge up: mode={self.mode}, control_dt={self.robot.cfg.control_dt} s")
 
     def on_command(self, msg: JointCommand) -> None:
+        if self.mode == "lockstep" and stamp_to_ns(msg.header.stamp) != self.state_ns:
+            # Lock-step: a command answers the state stamped with the same time; any other one (a repeat
+            # after a kick, a late one) must not advance the simulation a second time.
+            self.ignored += 1
+            return
         problems = self.robot.command(command_from_msg(msg))
         if problems:
             self.get_logger().warning(f"command rejected: {'; '.join(problems)}", throttle_duration_sec=1.0)
@@ -104,6 +118,7 @@ class SimBridgeNode(Node):
             return
         s = self.robot.state()
         stamp = time_msg(self.robot.time)
+        self.state_ns = stamp_to_ns(stamp)
         self.clock_pub.publish(clock_msg(self.robot.time))
         self.state_pub.publish(robot_state_to_msg(s, stamp, self.tick))
         self.joint_pub.publish(joint_state_to_msg(s, stamp))

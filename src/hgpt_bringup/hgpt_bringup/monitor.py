@@ -1,0 +1,222 @@
+"""Tracking monitor: joint tracking errors of a running graph, from /hgpt/robot_state and /hgpt/reference.
+
+The pure core (:class:`TrackingMonitor`) pairs each robot state with the reference meant for the same time
+(exact stamp in lock-step, else the newest reference received before the state) and accumulates the
+errors of the steps where the policy was tracking; :class:`TrackingMonitorNode` feeds it from ROS.
+``hgpt run`` starts one and prints its summary when it stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from hgpt_core.g1 import NUM_JOINTS
+from hgpt_core.motion import atomic_write_bytes
+
+FALL_TILT = 0.8
+"""Fall: the pelvis z axis below this cosine of the tilt from vertical (|g_z| < 0.8, about 37 deg)."""
+
+
+@dataclass
+class MonitorSummary:
+    """What the monitor saw. Errors are over the tracking steps only (mode TRACK, reference valid)."""
+
+    states: int  # robot states received
+    tracked_steps: int  # states paired with a valid reference while tracking
+    exact_pairs: int  # pairs whose stamps matched exactly (lock-step)
+    mpjpe_rad: float  # mean per-joint position error [rad]
+    mpjve_rad_s: float  # mean per-joint velocity error [rad/s]
+    max_joint_err_rad: float
+    sim_time_s: float  # robot-state time covered [s]
+    wall_time_s: float  # wall time from first to last state [s]
+    realtime_factor: float  # sim_time / wall_time
+    fell: bool  # the pelvis tilted past FALL_TILT
+    fall_time_s: float  # robot-state time of the fall [s] (nan if none)
+    faults: int  # policy status messages with a latched fault
+    modes: dict[str, int]  # status mode name -> count
+    commands: int  # joint commands received (one per stamp; repeats skipped)
+    command_digest: str  # sha256 of the commands' stamps and targets in order: equal runs, equal digests
+
+    def table(self) -> str:
+        """A two-column markdown table."""
+        rows = [(k, v) for k, v in asdict(self).items()]
+        lines = ["| metric | value |", "|---|---:|"]
+        for k, v in rows:
+            lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
+        return "\n".join(lines)
+
+
+class TrackingMonitor:
+    """Accumulates joint errors between robot states and references (no ROS)."""
+
+    MODES = ("DAMP", "STAND", "TRACK", "HOLD")
+    KEEP = 250  # references kept (5 s at 50 Hz)
+    LAG_NS = 200_000_000  # [ns] how long a state waits for the reference stamped like it
+
+    def __init__(self) -> None:
+        # stamp [ns] -> (q, dq) of the reference; None: an invalid one
+        self.refs: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        self.pending: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # tracked states not scored yet
+        self.mode = -1
+        self.faults = 0
+        self.modes: dict[str, int] = {}
+        self.states = 0
+        self.exact = 0
+        self.pos_err: list[np.ndarray] = []  # (29,) per tracked step
+        self.vel_err: list[np.ndarray] = []
+        self.t_first = self.t_last = float("nan")
+        self.wall_first = self.wall_last = float("nan")
+        self.fall_time = float("nan")
+        self.commands = 0
+        self.cmd_ns = -1
+        self.cmd_modes: dict[int, int] = {}  # command stamp [ns] -> mode
+        self.digest = hashlib.sha256()
+
+    def on_command(self, stamp_ns: int, q: np.ndarray, kp: np.ndarray, mode: int) -> None:
+        """A joint command: targets (29,) [rad], gains (29,), mode; repeats of a stamp are skipped.
+
+        A state is scored when the command answering it (same stamp, or the newest before) tracks."""
+        if stamp_ns <= self.cmd_ns:
+            return
+        self.cmd_ns = stamp_ns
+        self.commands += 1
+        self.cmd_modes[stamp_ns] = mode
+        _trim(self.cmd_modes, self.KEEP)
+        self.digest.update(np.int64(stamp_ns).tobytes() + bytes([mode]))
+        self.digest.update(np.ascontiguousarray(q, dtype=np.float64).tobytes())
+        self.digest.update(np.ascontiguousarray(kp, dtype=np.float64).tobytes())
+
+    def on_reference(self, stamp_ns: int, q: np.ndarray, dq: np.ndarray, valid: bool) -> None:
+        """A reference frame: joint positions (29,) [rad] and velocities (29,) [rad/s]."""
+        self.refs[stamp_ns] = (q, dq) if valid else None
+        _trim(self.refs, self.KEEP)
+        self._score(final=False)
+
+    def on_status(self, mode: int, fault: bool) -> None:
+        self.mode = mode
+        self.faults += int(fault)
+        name = self.MODES[mode] if 0 <= mode < len(self.MODES) else str(mode)
+        self.modes[name] = self.modes.get(name, 0) + 1
+
+    def on_state(self, stamp_ns: int, q: np.ndarray, dq: np.ndarray, up_z: float, wall: float) -> None:
+        """A robot state: joints (29,) and the z component of the pelvis up axis in the world."""
+        self.states += 1
+        t = stamp_ns * 1e-9
+        if self.states == 1:
+            self.t_first, self.wall_first = t, wall
+        self.t_last, self.wall_last = t, wall
+        if up_z < FALL_TILT and np.isnan(self.fall_time):
+            self.fall_time = t
+        if np.isnan(self.fall_time):  # score the tracking steps before any fall
+            self.pending.append((stamp_ns, q, dq))
+        self._score(final=False)
+
+    def _score(self, final: bool) -> None:
+        """Pair pending states with their reference: the one stamped alike (it may arrive after the state),
+        else the newest one before. A state waits ``LAG_NS`` of newer states for its exact reference."""
+        newest = self.pending[-1][0] if self.pending else 0
+        while self.pending and (final or newest - self.pending[0][0] > self.LAG_NS):
+            stamp_ns, q, dq = self.pending.popleft()
+            if _at_or_before(self.cmd_modes, stamp_ns, default=self.mode) != 2:  # not tracking (TRACK = 2)
+                continue
+            if stamp_ns in self.refs:
+                ref, self.exact = self.refs[stamp_ns], self.exact + 1
+            else:
+                ref = _at_or_before(self.refs, stamp_ns)
+            if ref is None:  # no reference yet, or an invalid one: nothing to score
+                continue
+            self.pos_err.append(np.abs(q - ref[0]))
+            self.vel_err.append(np.abs(dq - ref[1]))
+
+    def summary(self) -> MonitorSummary:
+        self._score(final=True)
+        pe = np.array(self.pos_err) if self.pos_err else np.full((0, NUM_JOINTS), np.nan)
+        ve = np.array(self.vel_err) if self.vel_err else np.full((0, NUM_JOINTS), np.nan)
+        sim_t = self.t_last - self.t_first if self.states else 0.0
+        wall_t = self.wall_last - self.wall_first if self.states else 0.0
+        return MonitorSummary(
+            states=self.states,
+            tracked_steps=len(pe),
+            exact_pairs=self.exact,
+            mpjpe_rad=float(pe.mean()) if len(pe) else float("nan"),
+            mpjve_rad_s=float(ve.mean()) if len(ve) else float("nan"),
+            max_joint_err_rad=float(pe.max()) if len(pe) else float("nan"),
+            sim_time_s=float(sim_t),
+            wall_time_s=float(wall_t),
+            realtime_factor=float(sim_t / wall_t) if wall_t > 0 else float("nan"),
+            fell=not np.isnan(self.fall_time),
+            fall_time_s=float(self.fall_time),
+            faults=self.faults,
+            modes=dict(self.modes),
+            commands=self.commands,
+            command_digest=self.digest.hexdigest()[:16],
+        )
+
+
+def _trim(d: dict, keep: int) -> None:
+    """Drop the oldest keys of a stamp-keyed dict once it holds twice ``keep``."""
+    if len(d) > 2 * keep:
+        for k in sorted(d)[:-keep]:
+            del d[k]
+
+
+def _at_or_before(d: dict, stamp_ns: int, default=None):
+    """The value stamped ``stamp_ns``, else the newest one before it, else ``default``."""
+    if stamp_ns in d:
+        return d[stamp_ns]
+    before = [k for k in d if k <= stamp_ns]
+    return d[max(before)] if before else default
+
+
+def write_summary(summary: MonitorSummary, path: str) -> None:
+    """Atomically write the summary as JSON (NaN as null)."""
+    d = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(summary).items()}
+    atomic_write_bytes(path, (json.dumps(d, indent=2) + "\n").encode())
+
+
+def make_monitor_node(**kwargs):
+    """A rclpy node feeding a :class:`TrackingMonitor` (imported lazily: the core has no rclpy)."""
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+
+    from hgpt_core.rotations import quat_apply
+    from hgpt_core.stamps import stamp_to_ns
+    from hgpt_msgs.msg import JointCommand, MotionReference, RobotState, TrackingStatus
+
+    class TrackingMonitorNode(Node):
+        def __init__(self) -> None:
+            super().__init__("tracking_monitor", **kwargs)
+            self.core = TrackingMonitor()
+            self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
+            self.create_subscription(MotionReference, "/hgpt/reference", self.on_reference, 10)
+            self.create_subscription(TrackingStatus, "/hgpt/status", self.on_status, 10)
+            self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
+
+        def on_command(self, msg: JointCommand) -> None:
+            self.core.on_command(stamp_to_ns(msg.header.stamp), np.array(msg.q), np.array(msg.kp), msg.mode)
+
+        def on_reference(self, msg: MotionReference) -> None:
+            q, dq = np.array(msg.joint_positions), np.array(msg.joint_velocities)
+            self.core.on_reference(stamp_to_ns(msg.header.stamp), q, dq, msg.valid)
+
+        def on_status(self, msg: TrackingStatus) -> None:
+            self.core.on_status(msg.mode, msg.fault)
+
+        def on_state(self, msg: RobotState) -> None:
+            o = msg.imu_orientation
+            up = quat_apply(np.array([o.w, o.x, o.y, o.z]), np.array([0.0, 0.0, 1.0]))
+            self.core.on_state(
+                stamp_to_ns(msg.header.stamp),
+                np.array(msg.q),
+                np.array(msg.dq),
+                float(up[2]),
+                time.perf_counter(),
+            )
+
+    return TrackingMonitorNode()
