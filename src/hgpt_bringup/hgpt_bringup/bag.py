@@ -810,9 +810,15 @@ def run(cmd: Record | Play | ToClips | Info) -> int:
             i = reader.info
             reader.close()
             if cmd.json:
-                d = {"path": str(i.path), "storage": i.storage, "complete": i.complete, "problems": i.problems,
-                     "duration_s": i.duration_s, "message_count": i.message_count,
-                     "topics": {t.name: {"type": t.msgtype, "count": t.count} for t in i.topics.values()}}  # fmt: skip
+                d = {
+                    "path": str(i.path),
+                    "storage": i.storage,
+                    "complete": i.complete,
+                    "problems": i.problems,
+                    "duration_s": i.duration_s,
+                    "message_count": i.message_count,
+                    "topics": {t.name: {"type": t.msgtype, "count": t.count} for t in i.topics.values()},
+                }
                 print(json.dumps(d, indent=2))
             else:
                 print(i.table())

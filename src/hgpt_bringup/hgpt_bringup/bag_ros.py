@@ -16,7 +16,6 @@ from pathlib import Path
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.duration import Duration
-from rclpy.time import Time
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -27,6 +26,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
+from rclpy.time import Time
 from rosidl_runtime_py.utilities import get_message
 
 from hgpt_bringup.bag import LICENCE_KEY, BagError, BagReader, BagWriter, Play, Record

@@ -10,6 +10,7 @@ COMMANDS = {
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
     "eval": ("hgpt_sim.evaluate", "evaluate a policy on clips in MuJoCo (table, plots, video)"),
     "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
+    "bag": ("hgpt_bringup.bag", "record / play rosbag2 bags, cut them into motion clips, info"),
 }
 
 
