@@ -1,0 +1,78 @@
+"""Tracking monitor: pairing states with references by stamp, TRACK-only scoring, falls, command digest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hgpt_bringup.monitor import TrackingMonitor
+from hgpt_core.datasets import bundled_clip_path
+from hgpt_core.formats import load_clip
+from hgpt_core.reference import ReferenceMotion
+
+DT_NS = 20_000_000  # 50 Hz
+
+
+@pytest.fixture(scope="module")
+def walk() -> ReferenceMotion:
+    return ReferenceMotion.from_clip(load_clip(bundled_clip_path()))
+
+
+def _feed(mon, ref, offset, n, state_first=True, mode=2, up_z=1.0):
+    """n steps of the real walk; the robot is the reference plus ``offset`` rad on every joint."""
+    for k in range(n):
+        q, dq = ref.joint_pos[k], ref.joint_vel[k]
+        ns = k * DT_NS
+        events = [
+            lambda: mon.on_state(ns, q + offset, dq, up_z, wall=k * 0.01),
+            lambda: mon.on_reference(ns, q, dq, True),
+        ]
+        for ev in events if state_first else events[::-1]:
+            ev()
+        mon.on_command(ns, q, np.full(29, 50.0), mode)
+
+
+@pytest.mark.parametrize("state_first", [True, False])
+def test_exact_pairing_in_either_order(walk, state_first):
+    mon = TrackingMonitor()
+    _feed(mon, walk, 0.05, 100, state_first=state_first)
+    s = mon.summary()
+    assert s.states == 100 and s.tracked_steps == 100 and s.exact_pairs == 100
+    assert s.mpjpe_rad == pytest.approx(0.05, abs=1e-12)  # a one-step lag would add the walk's motion
+    assert s.sim_time_s == pytest.approx(99 * 0.02) and s.realtime_factor == pytest.approx(2.0)
+    assert not s.fell and s.commands == 100
+
+
+def test_only_tracking_steps_before_a_fall_count(walk):
+    mon = TrackingMonitor()
+    _feed(mon, walk, 0.3, 20, mode=1)  # STAND: not scored
+    _feed(mon, walk, 0.05, 0, mode=2)
+    for k in range(20, 60):
+        ns = k * DT_NS
+        mon.on_reference(ns, walk.joint_pos[k], walk.joint_vel[k], True)
+        mon.on_command(ns, walk.joint_pos[k], np.ones(29), 2)
+        mon.on_state(ns, walk.joint_pos[k] + 0.1, walk.joint_vel[k], 1.0 if k < 40 else 0.2, wall=0.0)
+    s = mon.summary()
+    assert s.tracked_steps == 20 and s.mpjpe_rad == pytest.approx(0.1)
+    assert s.fell and s.fall_time_s == pytest.approx(40 * 0.02)
+
+
+def test_invalid_reference_is_not_scored(walk):
+    mon = TrackingMonitor()
+    for k in range(10):
+        mon.on_reference(k * DT_NS, walk.joint_pos[k], walk.joint_vel[k], valid=k < 5)
+        mon.on_command(k * DT_NS, walk.joint_pos[k], np.ones(29), 2)
+        mon.on_state(k * DT_NS, walk.joint_pos[k], walk.joint_vel[k], 1.0, wall=0.0)
+    assert mon.summary().tracked_steps == 5
+
+
+def test_command_digest_tells_runs_apart(walk):
+    a, b, c = TrackingMonitor(), TrackingMonitor(), TrackingMonitor()
+    _feed(a, walk, 0.0, 30)
+    _feed(b, walk, 0.0, 30)
+    b.on_command(10 * DT_NS, walk.joint_pos[0], np.ones(29), 2)  # a repeat of an old stamp: ignored
+    _feed(c, walk, 0.0, 30)
+    c.cmd_ns = -1
+    c.on_command(30 * DT_NS, walk.joint_pos[3] + 1e-9, np.full(29, 50.0), 2)  # one more, different command
+    assert a.summary().command_digest == b.summary().command_digest
+    assert a.summary().command_digest != c.summary().command_digest
