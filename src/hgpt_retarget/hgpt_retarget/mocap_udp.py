@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import numpy as np
+import tyro
 
 from hgpt_retarget.skeleton import UNITS, SkeletonError, available_skeletons, load_skeleton
 
@@ -530,7 +531,7 @@ def listen(port: int = DEFAULT_PORT, host: str = "0.0.0.0", duration: float = 0.
 class SendArgs:
     """Stream a human motion file (.bvh .npy .npz .pt .pkl) as hgpt mocap datagrams over UDP."""
 
-    file: str
+    file: tyro.conf.Positional[str]
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     rate: float = 0.0
@@ -558,8 +559,6 @@ class ListenArgs:
 
 def main(argv: list[str] | None = None) -> None:
     """``hgpt mocap send FILE`` / ``hgpt mocap listen``."""
-    import tyro
-
     args = tyro.cli(
         Annotated[SendArgs, tyro.conf.subcommand("send")]
         | Annotated[ListenArgs, tyro.conf.subcommand("listen")],
