@@ -652,8 +652,8 @@ def bag_to_clips(
 
     Segments end at gaps > ``max_gap`` [s], clip_id changes, invalid messages or time going backwards; a
     finished clip's held last frame is trimmed; segments shorter than ``min_duration`` [s] are dropped with
-    the reason in the summary. Clips: ``<out_dir>/<bag>_<clip_id>_<k>.clip.npz``, summary
-    ``<out_dir>/<bag>.clips.json``, all written atomically; nothing is written if any of them exists.
+    the reason in the summary. Clips: ``<out_dir>/<bag>_<clip_id or kind>_<k>.clip.npz``,
+    summary ``<out_dir>/<bag>.<kind>.clips.json``, all written atomically; nothing is written if any of them exists.
 
     Args:
         kind: ``reference`` (MotionReference: the commanded motion) or ``robot_state`` (RobotState root pose
@@ -698,7 +698,7 @@ def bag_to_clips(
             dropped.append({**entry, "reason": f"shorter than {min_duration} s"})
             continue
         pos, quat, joints = _resample(seg, fps)
-        name = f"{bag_name}_{_safe(seg[0].key) + '_' if seg[0].key else ''}{k:03d}"
+        name = f"{bag_name}_{_safe(seg[0].key or kind)}_{k:03d}"
         meta = {
             "bag": str(bag),
             "topic": topic,
@@ -711,7 +711,7 @@ def bag_to_clips(
             pos, quat, joints, fps, name=name, source=f"{bag}:{topic}", licence=licence, meta=meta
         )
         clips.append((out_dir / f"{name}.clip.npz", clip.validate(name), entry))
-    summary_path = out_dir / f"{bag_name}.clips.json"
+    summary_path = out_dir / f"{bag_name}.{kind}.clips.json"
     existing = [str(p) for p in [summary_path, *(c[0] for c in clips)] if p.exists()]
     if existing:
         raise BagError(f"not overwriting existing output: {', '.join(existing)}")

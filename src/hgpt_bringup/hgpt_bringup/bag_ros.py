@@ -2,11 +2,13 @@
 
 Both move raw CDR bytes only: the recorder subscribes with ``raw=True`` and writes what DDS delivered, the
 player publishes the bag's bytes as they are. Types come from the graph (or ``TOPIC=pkg/msg/Type``), the
-message classes from ``rosidl_runtime_py``.
+message classes from the generated ``<pkg>.msg`` modules (:func:`get_message`, as ``rosidl_runtime_py``'s,
+which is not among the PyPI ROS wheels).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import time
@@ -27,13 +29,25 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 from rclpy.time import Time
-from rosidl_runtime_py.utilities import get_message
 
 from hgpt_bringup.bag import LICENCE_KEY, BagError, BagReader, BagWriter, Play, Record
 from hgpt_bringup.scenarios import RECORD_TOPICS
 from hgpt_policy.node_main import run_node
 
 FLUSH_PERIOD_S = 1.0  # buffered messages reach the disk at least this often (a hard kill loses less)
+
+
+def get_message(msgtype: str) -> type:
+    """The rclpy message class of ``pkg/msg/Name`` (also accepts ``pkg/Name``).
+
+    Raises:
+        BagError: no such generated message (package not built / not sourced).
+    """
+    parts = msgtype.split("/")
+    try:
+        return getattr(importlib.import_module(f"{parts[0]}.msg"), parts[-1])
+    except (ImportError, AttributeError, IndexError) as exc:
+        raise BagError(f"message type {msgtype}: no generated Python class ({exc})") from exc
 
 
 def default_bag_name() -> str:
