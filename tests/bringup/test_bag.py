@@ -107,7 +107,7 @@ def test_layout_and_read_back(bag, messages, walk):
         [(m[0], m[2], m[3]) for m in messages], key=lambda m: m[1]
     )
     ref = deserialize(next(m for m in got if m.topic == REF))
-XX
+    assert ref.clip_id == walk.ref.name  # a rosbags object, with the same fields as rclpy's
     assert ref.valid and len(ref.joint_positions) == 29
     # rosbags' own reader (what the ros2 bag tools see) agrees
     from rosbags.rosbag2 import Reader
@@ -291,7 +291,16 @@ def test_record_play_to_clips_on_the_real_graph(spawn_python, rclpy_init, tmp_pa
     from hgpt_msgs.msg import MotionReference, RobotState
 
     cli = ("-m", "hgpt_bringup.cli")
-    graph = spawn_python(*cli, "run", "eval", "--policy", "twist2", "--duration", "40")
+    node = rclpy.create_node("bag_probe")
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    seen: list[bytes] = []
+    node.create_subscription(MotionReference, REF, seen.append, 10, raw=True)
+    graph = spawn_python(*cli, "run", "eval", "--policy", "twist2", "--duration", "60")
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not seen:  # the graph is up: the reference flows
+        ex.spin_once(timeout_sec=0.1)
+    assert seen, "the eval graph published no reference"
     rec = spawn_python(
         *cli, "bag", "record", str(tmp_path / "rec"), "--duration", "8", "--licence", "Apache-2.0"
     )
@@ -306,9 +315,6 @@ def test_record_play_to_clips_on_the_real_graph(spawn_python, rclpy_init, tmp_pa
     assert {"/hgpt/joint_command", "/hgpt/status", "/joint_states"} <= set(info.topics)
 
     # play --fast into this process: every message arrives, byte for byte, in order per topic
-    node = rclpy.create_node("bag_probe")
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
     got: dict[str, list[bytes]] = {REF: [], STATE: []}
     qos = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
     for topic, typ in ((REF, MotionReference), (STATE, RobotState)):
