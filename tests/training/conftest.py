@@ -50,6 +50,12 @@ def small_config(out: Path, root: Path, **kw) -> CorpusConfig:
 
 
 @pytest.fixture(scope="session")
+def small_include() -> tuple[str, ...]:
+    """The SMALL subset's include patterns."""
+    return SMALL_INCLUDE
+
+
+@pytest.fixture(scope="session")
 def small_cfg(shared_data: Path):
     """Factory: ``small_cfg(out, **overrides)`` -> the SMALL subset's CorpusConfig."""
     return lambda out, **kw: small_config(out, shared_data, **kw)

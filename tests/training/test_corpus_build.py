@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import MotionClip
-from hgpt_training.corpus import CorpusConfig, build, time_warp
+from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, main, time_warp
 from hgpt_training.corpus_filter import shift_clip
 from hgpt_training.corpus_pack import assign_split
 from hgpt_training.corpus_sources import CorpusSource
@@ -143,6 +146,55 @@ def test_seed_changes_splits_only(small_corpus, small_cfg, tmp_path):
     m1 = build(small_cfg(tmp_path / "s", seed=7)).manifest
     assert [c["verdict"] for c in m0["clips"]] == [c["verdict"] for c in m1["clips"]]
     assert [c["split"] for c in m0["clips"]] != [c["split"] for c in m1["clips"]]
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_the_same_bytes(small_corpus, small_include, shared_data, tmp_path):
+    """SIGKILL of ``python -m hgpt_training.corpus build`` after its first unit; the re-run reuses the
+    finished units, computes the rest and writes the same store as an uninterrupted build."""
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-m", "hgpt_training.corpus", "build", "--out", str(out), "--data-root",
+           str(shared_data), "--include", *small_include, "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120.0
+    while not list((out / "work/parts").glob("*.json")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no unit finished in 120 s"
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    done = len(list((out / "work/parts").glob("*.json")))
+    assert 1 <= done < 10 and not (out / "manifest.json").exists(), done
+    r = build(CorpusConfig(out=out, data_root=shared_data, include=small_include, progress=False))
+    assert (r.computed, r.skipped, r.packed) == (10 - done, done, True)
+    assert store_bytes(out) == store_bytes(small_corpus)
+    assert not list((out / "work/parts").glob(".*.tmp"))  # torn temp files of the killed run are gone
+
+
+def test_one_command_builds_corpus_and_report(small_include, shared_data, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "c"
+    argv = ["hgpt corpus", "all", "--corpus.out", str(out), "--corpus.data-root", str(shared_data),
+            "--corpus.include", *small_include, "--corpus.no-include-human", "--corpus.no-progress",
+            "--hme.pae.epochs", "1", "--hme.pae.steps-per-epoch", "3", "--hme.pae.batch", "8",
+            "--hme.clusters", "3", "--hme.check-ks", "2", "--hme.no-progress"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    main()
+    printed = capsys.readouterr().out
+    assert "| gmt | Apache-2.0 | 5 | 5 |" in printed and "report" in printed
+    assert load_manifest(out)["summary"]["rejections_by_rule"]["object_interaction"] == 2
+    assert (out / "hme/report.md").is_file() and (out / "hme/clusters.json").is_file()
+
+
+def test_subset_and_full_presets(shared_data):
+    from hgpt_training.hme import PAEConfig
+    from hgpt_training.hme_report import AllConfig, resolve
+
+    sub = resolve(AllConfig())
+    assert sub.corpus.include == SUBSET_INCLUDE and sub.hme.corpus == sub.corpus.out
+    full = resolve(AllConfig(full=True))
+    assert full.corpus.include == () and full.corpus.out == Path("outputs/corpus_full")
+    assert full.hme.corpus == full.corpus.out and full.hme.pae == PAEConfig() != sub.hme.pae
+    for pattern in SUBSET_INCLUDE:  # every pattern of the CI subset names real files
+        assert list(shared_data.glob(pattern)), pattern
 
 
 @pytest.mark.slow

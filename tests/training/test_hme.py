@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -174,6 +175,9 @@ def test_run_hme_writes_report_and_balanced_weights(small_corpus, tmp_path):
     assert len(doc["sequences"]) == len(r.seqs) and all(
         v["stop"] - v["start"] <= 500 for v in doc["sequences"]
     )
+    again = run_hme(dataclasses.replace(cfg, out=tmp_path / "hme2"))  # from scratch: same seed, same result
+    np.testing.assert_array_equal(again.x, r.x)
+    assert (tmp_path / "hme2/clusters.json").read_bytes() == (tmp_path / "hme/clusters.json").read_bytes()
     report = (tmp_path / "hme/report.md").read_text()
     assert "holosoma/sub3_largebox_003_mj | object_interaction" in report
     assert [d["group"] for d in r.diversity][-1] == "ALL"

@@ -1,13 +1,16 @@
-"""``hgpt-corpus``: build the motion corpus (filter, 50 Hz, time-warp copies, split, sharded Arrow store).
+"""``hgpt corpus`` (= ``python -m hgpt_training.corpus``): the motion corpus and its HME report.
+
+Build: filter, 50 Hz, time-warp copies, split, sharded Arrow store.
 
 Stage 1, one work unit per source file (in this process, or as Ray tasks): load (retarget for human sources),
 resample to the control rate, filter, time-warp, write ``work/parts/<unit>.arrow`` + ``.json`` atomically.
 A unit whose ``.json`` exists with the same inputs and settings is skipped, so an interrupted build resumes.
 Stage 2 (driver, :mod:`hgpt_training.corpus_pack`): deduplicate, split by source clip, pack shards, manifest.
 
-    hgpt-corpus build --out outputs/corpus                  # every G1 source, one process
-    hgpt-corpus build --out outputs/corpus --executor ray   # same bytes, Ray tasks (local or --ray-address)
-    hgpt-corpus all --corpus.out outputs/corpus             # build + HME report (outputs/corpus/hme)
+    hgpt corpus all                                   # CI subset (G1 + human): corpus + HME report, ~2 min
+    hgpt corpus all --full                            # every source -> outputs/corpus_full (+ /hme)
+    hgpt corpus build --out outputs/corpus            # corpus only, every G1 source, one process
+    hgpt corpus build --out outputs/corpus --executor ray   # same bytes, Ray tasks (local or --ray-address)
 """
 
 from __future__ import annotations
@@ -38,6 +41,28 @@ from hgpt_training.corpus_sources import (
     select_sources,
 )
 from hgpt_training.corpus_store import clip_columns, concat_columns, write_arrow
+
+ASAP_SINGLES = "motions/g1/asap/*/*/singles/0-motions_raw_tairantestbed_smpl_video_"
+SUBSET_INCLUDE: tuple[str, ...] = (
+    "motions/g1/gmt/*.pkl",
+    "motions/g1/pbhc/*.pkl",
+    f"{ASAP_SINGLES}walk_level*",
+    f"{ASAP_SINGLES}kick_level*",
+    f"{ASAP_SINGLES}squat_level*",
+    f"{ASAP_SINGLES}jump_forward_level[12]_*",
+    "motions/g1/holosoma/*.npz",
+    "motions/g1/g1_moves/*/M_ShortMove14/*/M_ShortMove14.*",
+    "motions/g1/g1_moves/*/J_ShortDance16_JazzWalk/*/*.csv",
+    "motions/g1/g1_moves/*/B_AttackKarate/*/*.csv",
+    "motions/g1/lafan1/walk1_subject1.csv",
+    "motions/human/cmu_bvh_fairmotion/01_01.bvh",
+    "motions/human/bandai_namco/dataset-1/dataset-1_walk_normal_00[12].bvh",
+    "motions/human/bandai_namco/dataset-1/dataset-1_run_normal_001.bvh",
+    "motions/human/holosoma_demo_data/climb/mocap_climb_seq_1/*.npy",
+    "motions/human/holosoma_demo_data/OMOMO_new/*.pt",
+)
+"""The CI subset of ``hgpt corpus all`` (every kind of source, walks, kicks, dances, the object-interaction
+clips that must be rejected, a G1 twin pair for the duplicate rule): ~50 files, a couple of minutes."""
 
 CORPUS_CODE_VERSION = 1  # bump when a unit's output changes for the same inputs and settings
 SIGNATURE_STEP = 25  # frames at 50 Hz between the joint samples of a clip's duplicate signature
@@ -284,6 +309,8 @@ def build(
         raise HgptError(f"no files selected under {root} (sources={cfg.sources}, include={cfg.include})")
     out, parts_dir = Path(cfg.out), Path(cfg.out) / "work" / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
+    for tmp in parts_dir.glob(".*.tmp"):  # torn writes of a killed run (atomic writes never expose them)
+        tmp.unlink(missing_ok=True)
     records = {u.clip_id: finished_record(u, cfg, parts_dir) for u in units}
     todo = [u for u in units if records[u.clip_id] is None]
     bar = tqdm(total=len(todo), desc="corpus units", unit="clip", disable=not cfg.progress)
@@ -349,7 +376,7 @@ def build_cmd(cfg: CorpusConfig) -> None:
 
 
 def main() -> None:
-    """Console script ``hgpt-corpus``: subcommands build, hme, all."""
+    """``hgpt corpus`` / ``python -m hgpt_training.corpus``: subcommands build, hme, all."""
     from hgpt_training.hme_report import AllConfig, HMEConfig, all_cmd, hme_cmd
 
     cmds = {"build": (CorpusConfig, build_cmd), "hme": (HMEConfig, hme_cmd), "all": (AllConfig, all_cmd)}

@@ -95,7 +95,7 @@ def load_manifest(root: Path) -> dict:
     """The manifest of a built corpus."""
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise HgptError(f"{root}: no {MANIFEST}; build the corpus first (hgpt-corpus build)")
+        raise HgptError(f"{root}: no {MANIFEST}; build the corpus first (hgpt corpus build)")
     manifest = json.loads(path.read_text())
     if manifest.get("format") != STORE_FORMAT or manifest.get("version") != STORE_VERSION:
         raise HgptError(
