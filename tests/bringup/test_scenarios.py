@@ -19,7 +19,8 @@ def test_every_combination(scenario, robot, source):
         return
     specs = {s.name: s for s in scenario_nodes(scenario, robot=robot, source=source, policy="p.onnx")}
     bridge = "sim_bridge_node" if robot == "sim" else "g1_bridge_node"
-    expected = {bridge, "policy_node"} | ({"reference_player"} if source == "file" else set())
+    extra = {"file": {"reference_player"}, "mocap": {"mocap_source", "retarget_node"}}.get(source, set())
+    expected = {bridge, "policy_node"} | extra
     assert set(specs) == expected
     assert specs["policy_node"].parameters["policy"] == "p.onnx"
     if robot == "sim":
@@ -29,6 +30,22 @@ def test_every_combination(scenario, robot, source):
         assert "use_sim_time" not in specs["policy_node"].parameters
     if source == "file":
         assert specs["reference_player"].parameters["motion"].endswith(".clip.npz")  # bundled default
+    if source == "mocap":
+        assert specs["mocap_source"].parameters["source"] == "udp://0.0.0.0:9870"  # from the config
+        assert specs["retarget_node"].parameters["skeleton"] == ""
+
+
+def test_mocap_source_plays_a_human_file_and_nodes_exist():
+    import importlib
+
+    specs = {s.name: s for s in scenario_nodes("teleop", source="mocap", motion="/data/walk.bvh")}
+    assert specs["mocap_source"].parameters["source"] == "/data/walk.bvh"
+    assert specs["mocap_source"].parameters["use_sim_time"] is True
+    for name in ("mocap_source", "retarget_node"):
+        spec = specs[name]
+        assert hasattr(importlib.import_module(spec.module), spec.cls)
+        setup = (Path(__file__).parents[2] / "src" / spec.package / "setup.py").read_text()
+        assert f"{spec.executable} = {spec.module}:main" in setup
 
 
 def test_lockstep_and_overrides(tmp_path):

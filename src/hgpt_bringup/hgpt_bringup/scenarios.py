@@ -62,6 +62,8 @@ NODES: dict[str, tuple[str, str, str, str]] = {
         "hgpt_retarget.reference_player_node",
         "ReferencePlayerNode",
     ),
+    "mocap_source": ("hgpt_retarget", "mocap_source", "hgpt_retarget.mocap_source_node", "MocapSourceNode"),
+    "retarget_node": ("hgpt_retarget", "retarget_node", "hgpt_retarget.retarget_node", "RetargetNode"),
 }
 
 
@@ -108,18 +110,24 @@ def scenario_nodes(
     policy: str = "",
     lockstep: bool = False,
     config: str | Path | None = None,
+    record: bool = False,
+    record_out: str = "",
 ) -> list[NodeSpec]:
     """The nodes of ``scenario`` with their parameters.
 
     Args:
         scenario: One of :data:`SCENARIOS`.
         robot: ``sim`` (MuJoCo bridge) or ``real`` (G1 bridge); only the bridge differs.
-        source: ``file`` (reference_player plays ``motion``), ``mocap`` or ``bag`` (not started here:
-            the mocap/bag tools publish ``/hgpt/reference`` or ``/hgpt/human_pose`` themselves).
-        motion: Motion file for ``source:=file`` (empty: the config's, else the bundled walking clip).
+        source: ``file`` (reference_player plays ``motion``), ``mocap`` (mocap_source receives UDP
+            datagrams, see docs/mocap.md, and retarget_node retargets them live) or ``bag`` (not started
+            here: the bag tools publish ``/hgpt/reference`` or ``/hgpt/human_pose`` themselves).
+        motion: Motion file for ``source:=file`` (empty: the config's, else the bundled walking clip);
+            with ``source:=mocap`` a human file (.bvh ...) that mocap_source plays instead of UDP.
         policy: Policy spec for policy_node (empty: the config's default).
         lockstep: Simulation advances one control step per command (sim only; deterministic, fast).
         config: A YAML file replacing ``config/<scenario>.yaml``.
+        record: Add bag_recorder: :data:`RECORD_TOPICS` into a rosbag2 mcap bag (wall-clock receive times).
+        record_out: The new bag folder (empty: ``rosbag2_<date-time>`` in the working folder).
 
     Raises:
         ScenarioError: bad argument, with the valid values.
@@ -135,11 +143,15 @@ def scenario_nodes(
     names = ["sim_bridge_node" if robot == "sim" else "g1_bridge_node", "policy_node"]
     if source == "file":
         names.append("reference_player")
+    elif source == "mocap":
+        names += ["mocap_source", "retarget_node"]
     specs = []
     for name in names:
         params = dict(cfg.get(name, {}))
         if name == "reference_player" and motion:
             params["motion"] = motion
+        if name == "mocap_source" and motion:
+            params["source"] = motion
         if name == "policy_node" and policy:
             params["policy"] = policy
         if name == "reference_player" and not params.get("motion"):
@@ -157,4 +169,9 @@ def scenario_nodes(
                 params["sync"] = "clock"
         package, executable, module, cls = NODES[name]
         specs.append(NodeSpec(name, package, executable, module, cls, params))
+    if record:  # receive times on the wall clock, as `ros2 bag record` (no use_sim_time)
+        params = {"topics": list(RECORD_TOPICS), **cfg.get("bag_recorder", {})}
+        if record_out:
+            params["out"] = record_out
+        specs.append(NodeSpec("bag_recorder", *NODES["bag_recorder"], params))
     return specs
