@@ -64,6 +64,7 @@ NODES: dict[str, tuple[str, str, str, str]] = {
     ),
     "mocap_source": ("hgpt_retarget", "mocap_source", "hgpt_retarget.mocap_source_node", "MocapSourceNode"),
     "retarget_node": ("hgpt_retarget", "retarget_node", "hgpt_retarget.retarget_node", "RetargetNode"),
+    "bag_recorder": ("hgpt_bringup", "bag_recorder", "hgpt_bringup.bag_ros", "BagRecorderNode"),
 }
 
 
