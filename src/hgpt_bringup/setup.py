@@ -21,5 +21,7 @@ setup(
     description="Launch files and per-deployment configuration for the hgpt node graph.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
-    entry_points={"console_scripts": ["hgpt = hgpt_bringup.cli:main"]},
+    entry_points={
+        "console_scripts": ["hgpt = hgpt_bringup.cli:main", "bag_recorder = hgpt_bringup.bag_ros:main"]
+    },
 )

@@ -94,3 +94,13 @@ def test_launch_files_use_the_shared_function(scenario):
         if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "make_launch_description"
     ]
     assert [c.args[0].value for c in calls] == [scenario]
+
+
+def test_record_adds_the_bag_recorder():
+    from hgpt_bringup.scenarios import RECORD_TOPICS
+
+    assert "bag_recorder" not in {s.name for s in scenario_nodes("teleop")}
+    specs = {s.name: s for s in scenario_nodes("eval", record=True, record_out="/tmp/b")}
+    rec = specs["bag_recorder"]
+    assert (rec.module, rec.cls) == ("hgpt_bringup.bag_ros", "BagRecorderNode")
+    assert rec.parameters == {"topics": list(RECORD_TOPICS), "out": "/tmp/b"}  # wall clock: no use_sim_time

@@ -653,7 +653,8 @@ def bag_to_clips(
     Segments end at gaps > ``max_gap`` [s], clip_id changes, invalid messages or time going backwards; a
     finished clip's held last frame is trimmed; segments shorter than ``min_duration`` [s] are dropped with
     the reason in the summary. Clips: ``<out_dir>/<bag>_<clip_id or kind>_<k>.clip.npz``,
-    summary ``<out_dir>/<bag>.<kind>.clips.json``, all written atomically; nothing is written if any of them exists.
+    summary ``<out_dir>/<bag>.<kind>.clips.json``, all written atomically; nothing is written if any of
+    them exists.
 
     Args:
         kind: ``reference`` (MotionReference: the commanded motion) or ``robot_state`` (RobotState root pose

@@ -40,6 +40,10 @@ class RunArgs:
     """Simulation advances one control step per command (sim only)."""
     duration: float = 0.0
     """Stop after this many wall-clock seconds (0 = until Ctrl-C)."""
+    record: bool = False
+    """Record the graph's topics (RECORD_TOPICS) into a rosbag2 mcap bag (see docs/bags.md)."""
+    record_out: str = ""
+    """Bag folder for --record (default rosbag2_<date-time>; an existing one is refused)."""
     sim_seconds: float = 0.0
     """Stop once the robot state reaches this time [s] (simulation time with robot sim; 0 = no limit)."""
     summary: str = ""
@@ -65,7 +69,7 @@ def run(args: RunArgs) -> int:
     try:
         specs = scenario_nodes(
             args.scenario, robot=args.robot, source=args.source, motion=args.motion, policy=args.policy,
-            lockstep=args.lockstep,
+            lockstep=args.lockstep, record=args.record, record_out=args.record_out,
         )  # fmt: skip
     except ScenarioError as exc:
         print(f"hgpt run: {exc}", file=sys.stderr)
