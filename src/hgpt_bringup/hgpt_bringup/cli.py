@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 COMMANDS = {
+    "demo": ("hgpt_bringup.demo", "the main job: human mocap -> retarget -> policy -> MuJoCo, with a report"),
     "run": ("hgpt_bringup.run", "compose a scenario's nodes in one process"),
     "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),

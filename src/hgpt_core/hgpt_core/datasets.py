@@ -60,6 +60,17 @@ def bundled_clip_path(name: str = "gmt_basic_walk") -> Path:
     return path
 
 
+def bundled_human_path(name: str = "cmu_01_01") -> Path:
+    """A human mocap file shipped with hgpt_core (CMU via fairmotion, BSD-3; see assets/motions/README.md)."""
+    folder = Path(str(resources.files("hgpt_core") / "assets" / "motions" / "human"))
+    path = folder / f"{name}.bvh"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no bundled human clip '{name}'; bundled: {sorted(p.stem for p in folder.glob('*.bvh'))}"
+        )
+    return path
+
+
 def shared_data_dir() -> Path | None:
     """The shared data folder, or None when it is absent (tests then skip with a message)."""
     env = os.environ.get("HGPT_SHARED_DATA")
