@@ -126,9 +126,8 @@ def main(args: Args) -> None:
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(
-        f"{n} messages ({n // 2} MotionReference + {n // 2} RobotState, {sum(len(m[3]) for m in msgs) / n:.0f} B mean)"
-    )
+    mean_b = sum(len(m[3]) for m in msgs) / n
+    print(f"{n} messages ({n // 2} MotionReference + {n // 2} RobotState, {mean_b:.0f} B mean)")
     print("| operation | msgs/s median | msgs/s at p99 time | runs |")
     print("|---|---:|---:|---:|")
     for name, v in rows.items():
