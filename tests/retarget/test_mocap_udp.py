@@ -70,6 +70,17 @@ def test_round_trip_is_exact_both_skeletons(cmu, bandai):
         snd.close()
 
 
+def test_every_frame_of_real_walks_is_accepted(cmu, walk_bvh):
+    """Whole walks (4.5 m across; Bandai keeps a root joint at the origin) pass every check."""
+    for motion in (cmu, load_human(walk_bvh)[0]):
+        snd = MocapUdpSender(skeleton=motion.skeleton, names=motion.joint_names, units="cm", up="y")
+        parser = MocapParser()
+        raw = from_z_up_m(motion.positions, "cm", "y")
+        for i in range(motion.num_frames):
+            assert parser.feed(snd.encode(raw[i], i / motion.fps, i, with_names=i == 0)), parser.last_error
+        snd.close()
+
+
 def test_units_and_up_axis_are_converted(cmu):
     q = np.tile([math.cos(0.3), 0.0, math.sin(0.3), 0.0], (len(cmu.joint_names), 1))  # about y (z-up)
     for units, up in (("cm", "y"), ("mm", "z"), ("m", "y")):

@@ -45,7 +45,7 @@ DEFAULT_PORT = 9870
 MAX_DATAGRAM_BYTES = 65536  # 64 KiB; an IPv4 UDP payload is at most 65507 bytes anyway
 MAX_JOINTS = 512
 MAX_ABS_COORD_M = 100.0  # no mocap volume is larger
-MAX_BODY_EXTENT_M = 4.0  # joint bounding-box diagonal of one human; more means wrong units
+MAX_BODY_EXTENT_M = 4.0  # landmark-joint bounding-box diagonal of one human; more: wrong units
 QUAT_NORM_TOL = 0.1
 UP_AXES = ("z", "y")
 REASONS = (
@@ -217,7 +217,7 @@ class MocapParser:
         self.last_error: DatagramError | None = None
         self.senders: dict[tuple | None, _SenderState] = {}
         self.active: tuple | None = None
-        self._checked: dict[tuple[str, tuple[str, ...]], str] = {}  # (skeleton, names) -> "" or error
+        self._checked: dict[tuple, tuple[str, np.ndarray]] = {}  # (skeleton, names) -> (error, body)
 
     def feed(self, data: bytes, sender: tuple | None = None, now: float | None = None) -> MocapFrame | None:
         """Parse one datagram; None when rejected (counted, reason in ``last_error``). Never raises."""
@@ -272,7 +272,7 @@ class MocapParser:
             raise DatagramError("field", f"'units' is {units!r}; valid: {sorted(UNITS)}")
         if up not in UP_AXES:
             raise DatagramError("field", f"'up' is {up!r}; valid: {list(UP_AXES)}")
-        names = self._names(obj.get("names"), skeleton, st)
+        names, body = self._names(obj.get("names"), skeleton, st)
         n = len(names)
         if "pos" not in obj:
             raise DatagramError("field", "'pos' missing")
@@ -284,7 +284,8 @@ class MocapParser:
         if up == "y":
             pos = pos @ _Y_TO_Z.T
         good = pos[finite]
-        extent = float(np.linalg.norm(good.max(axis=0) - good.min(axis=0)))
+        limbs = pos[body][finite[body]]  # the body only: some skeletons keep a root joint at the origin
+        extent = float(np.linalg.norm(limbs.max(axis=0) - limbs.min(axis=0))) if len(limbs) else 0.0
         if extent > MAX_BODY_EXTENT_M:
             raise DatagramError(
                 "extent", f"body spans {extent:.3g} m > {MAX_BODY_EXTENT_M} m; wrong 'units' ({units!r})?"
@@ -312,7 +313,8 @@ class MocapParser:
         self.senders[sender] = st
         return MocapFrame(frame, float(t), skeleton, names, pos, quats, conf, sender, bool(restart))
 
-    def _names(self, raw: object, skeleton: str, st: _SenderState) -> tuple[str, ...]:
+    def _names(self, raw: object, skeleton: str, st: _SenderState) -> tuple[tuple[str, ...], np.ndarray]:
+        """The joint names of this datagram and the indices of its body (landmark) joints."""
         if raw is None:
             names = st.names or load_skeleton(skeleton).joints
         else:
@@ -324,15 +326,16 @@ class MocapParser:
         key = (skeleton, names)
         if key not in self._checked:
             try:
-                load_skeleton(skeleton).landmark_indices(names)
-                self._checked[key] = ""
+                idx = load_skeleton(skeleton).landmark_indices(names)
+                self._checked[key] = ("", np.unique(np.concatenate(list(idx.values()))))
             except SkeletonError as exc:
-                self._checked[key] = str(exc)
+                self._checked[key] = (str(exc), np.zeros(0, dtype=int))
             if len(self._checked) > 64:
                 self._checked.pop(next(iter(self._checked)))
-        if self._checked.get(key):
-            raise DatagramError("names", self._checked[key])
-        return names
+        err, body = self._checked[key]
+        if err:
+            raise DatagramError("names", err)
+        return names, body
 
 
 class ClockMapper:
