@@ -29,7 +29,7 @@ from hgpt_training.hme_cluster import (
     gstd,
     log_volume,
 )
-from hgpt_training.hme_report import HMEConfig, run_hme, sequence_records
+from hgpt_training.hme_report import HMEConfig, cluster_sampling, run_hme, sequence_records
 
 TINY = PAEConfig(window=32, root_channels=2, hidden=16, kernel=5, epochs=2, batch=16, steps_per_epoch=4)
 M = 23 + 2  # latent channels: one per body joint + the root ones
@@ -178,6 +178,21 @@ def test_run_hme_writes_report_and_balanced_weights(small_corpus, tmp_path):
     again = run_hme(dataclasses.replace(cfg, out=tmp_path / "hme2"))  # from scratch: same seed, same result
     np.testing.assert_array_equal(again.x, r.x)
     assert (tmp_path / "hme2/clusters.json").read_bytes() == (tmp_path / "hme/clusters.json").read_bytes()
+    train_reader = CorpusReader(small_corpus, "train", FEATURE_FIELDS)
+    ranges, w, clusters = cluster_sampling(tmp_path / "hme", train_reader)
+    assert w.sum() == pytest.approx(1.0) and len(ranges) == len(train)
+    for c in set(clusters):  # balanced: every cluster the same probability
+        assert w[clusters == c].sum() == pytest.approx(1 / len(set(clusters)))
+    longest = ranges[[np.argmax(ranges[:, 2] - ranges[:, 1])]]
+    (i, a, b) = longest[0]
+    assert b - a > 100
+    batch = train_reader.sample(16, 32, np.random.default_rng(0), weights=[1.0], ranges=longest)
+    full = train_reader.frames(int(i))["joint_pos"]
+    starts = [
+        next(s for s in range(len(full) - 31) if np.array_equal(x, full[s : s + 32]))
+        for x in batch["joint_pos"]
+    ]
+    assert all(a <= s < b for s in starts) and len(set(starts)) > 1
     report = (tmp_path / "hme/report.md").read_text()
     assert "holosoma/sub3_largebox_003_mj | object_interaction" in report
     assert [d["group"] for d in r.diversity][-1] == "ALL"

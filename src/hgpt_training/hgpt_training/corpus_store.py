@@ -62,7 +62,10 @@ def write_arrow(path: Path, columns: dict[str, np.ndarray]) -> None:
     batch = pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; shards are read by other users' training jobs
         with os.fdopen(fd, "wb") as f:
             with pa.ipc.new_file(f, SCHEMA) as writer:
                 writer.write_batch(batch)
@@ -171,18 +174,37 @@ class CorpusReader:
                 yield Window(i, start, self.frames(i, start, start + length))
 
     def sample(
-        self, batch: int, length: int, rng: np.random.Generator, weights: np.ndarray | None = None
+        self,
+        batch: int,
+        length: int,
+        rng: np.random.Generator,
+        weights: np.ndarray | None = None,
+        ranges: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Random windows (copies); ``weights`` per entry (default: length). Shape: (B, T, width)."""
+        """Random windows (copies). Shape: (B, T, width).
+
+        Without ``ranges``: an entry drawn with ``weights`` (default: its length), a uniform start in it.
+        With ``ranges`` (R, 3) of (entry, start, stop) rows, e.g. HME sequences (:func:`hgpt_training.
+        hme_report.cluster_sampling`): a range drawn with ``weights`` (R,), a window starting inside it
+        (it may run past ``stop`` into the rest of the entry). Entries or ranges too short are never drawn.
+        """
         lengths = self.lengths
-        ok = lengths >= length
-        if not ok.any():
-            raise HgptError(f"no entry has {length} frames (longest {lengths.max(initial=0)})")
-        p = (lengths if weights is None else np.asarray(weights, dtype=np.float64)) * ok
-        idx = rng.choice(len(lengths), size=batch, p=p / p.sum())
-        starts = rng.integers(0, lengths[idx] - length + 1)
+        if ranges is None:
+            ranges = np.stack([np.arange(len(lengths)), np.zeros_like(lengths), lengths], axis=1)
+            weights = lengths if weights is None else weights
+        ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 3)
+        w = np.ones(len(ranges)) if weights is None else np.asarray(weights, dtype=np.float64)
+        last = np.minimum(ranges[:, 2], lengths[ranges[:, 0]] - length + 1)  # exclusive bound of the start
+        ok = last > ranges[:, 1]
+        p = w * ok
+        if not p.sum() > 0:
+            raise HgptError(
+                f"no entry has {length} frames with a non-zero weight (longest {lengths.max(initial=0)})"
+            )
+        pick = rng.choice(len(ranges), size=batch, p=p / p.sum())
+        starts = rng.integers(ranges[pick, 1], last[pick])
         out = {f: np.empty((batch, length, COLUMNS[f]), np.float32) for f in self.fields}
-        for b, (i, s) in enumerate(zip(idx, starts, strict=True)):
+        for b, (i, s) in enumerate(zip(ranges[pick, 0], starts, strict=True)):
             for f, a in self.frames(int(i), int(s), int(s) + length).items():
                 out[f][b] = a
         return out

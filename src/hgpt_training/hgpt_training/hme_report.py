@@ -140,6 +140,23 @@ def save_outputs(r: HMEResult, cfg: HMEConfig) -> None:
     atomic_write_bytes(r.out / "clusters.json", json.dumps(doc, indent=1).encode())
 
 
+def cluster_sampling(hme_dir: Path, reader: CorpusReader) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Balanced sampling of ``reader``'s entries from an HME run's clusters.json.
+
+    Returns ranges (R, 3) of (reader entry index, start, stop) frames, their weights (R,) (each cluster the
+    same total, sequences within a cluster by length; renormalised over the entries the reader has) and their
+    clusters (R,). Pass ``ranges`` and ``weights`` to :meth:`CorpusReader.sample`.
+    """
+    doc = json.loads((Path(hme_dir) / "clusters.json").read_text())
+    index = {e["entry_id"]: i for i, e in enumerate(reader.entries)}
+    seqs = [s for s in doc["sequences"] if s["entry_id"] in index and s["weight"] > 0]
+    if not seqs:
+        raise ValueError(f"{hme_dir}/clusters.json has no weighted sequence of this reader's entries")
+    ranges = np.array([(index[s["entry_id"]], s["start"], s["stop"]) for s in seqs], dtype=np.int64)
+    weights = np.array([s["weight"] for s in seqs])
+    return ranges, weights / weights.sum(), np.array([s["cluster"] for s in seqs])
+
+
 def hme_cmd(cfg: HMEConfig) -> None:
     """Train HME on a built corpus, cluster it and write the report."""
     r = run_hme(cfg)
