@@ -196,3 +196,19 @@ def test_run_hme_writes_report_and_balanced_weights(small_corpus, tmp_path):
     report = (tmp_path / "hme/report.md").read_text()
     assert "holosoma/sub3_largebox_003_mj | object_interaction" in report
     assert [d["group"] for d in r.diversity][-1] == "ALL"
+
+
+def test_kmeans_variants_recover_separated_groups(monkeypatch):
+    import hgpt_training.hme_cluster as hc
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(3), 200)
+    z = rng.standard_normal((600, 8)) * 0.3 + np.eye(8)[truth] * 5.0
+    for method in ("kmeans", "minibatch", "auto"):
+        labels = fit_clusters(z, 3, method, 0).predict(z)
+        assert len({(t, p) for t, p in zip(truth, labels, strict=True)}) == 3, method  # a bijection
+    assert type(fit_clusters(z, 3, "auto")).__name__ == "KMeans"
+    monkeypatch.setattr(hc, "MINIBATCH_ABOVE", 100)
+    assert type(fit_clusters(z, 3, "auto")).__name__ == "MiniBatchKMeans"
+    with pytest.raises(ValueError, match="unknown clustering method"):
+        fit_clusters(z, 3, "dbscan")

@@ -16,6 +16,9 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 WALK = re.compile(r"walk", re.I)
 NOT_WALK = re.compile(r"kick|dance", re.I)  # kick_walk, JazzWalk (a dance) are not walks
 KICK = re.compile(r"kick", re.I)
+MINIBATCH_ABOVE = 50_000
+"""Sequences above which ``method="auto"`` clusters with MiniBatchKMeans (exact K-Means costs N K D per
+iteration and restart, and holds all N in memory)."""
 
 
 def gstd(x: np.ndarray) -> float:
@@ -55,14 +58,19 @@ class Standardizer:
 def fit_clusters(
     z_train: np.ndarray, k: int, method: str = "kmeans", seed: int = 0
 ) -> KMeans | MiniBatchKMeans:
-    """K-Means (or MiniBatchKMeans for large corpora) on standardised embeddings; ``k`` is capped at N."""
+    """K-Means (or MiniBatchKMeans for large corpora) on standardised embeddings; ``k`` is capped at N.
+
+    ``method="auto"``: exact K-Means up to MINIBATCH_ABOVE sequences, MiniBatchKMeans above.
+    """
     k = min(k, len(z_train))
+    if method == "auto":
+        method = "kmeans" if len(z_train) <= MINIBATCH_ABOVE else "minibatch"
     if method == "kmeans":
         model = KMeans(n_clusters=k, n_init=10, random_state=seed)
     elif method == "minibatch":
         model = MiniBatchKMeans(n_clusters=k, n_init=10, random_state=seed, batch_size=4096)
     else:
-        raise ValueError(f"unknown clustering method '{method}'; valid: kmeans, minibatch")
+        raise ValueError(f"unknown clustering method '{method}'; valid: auto, kmeans, minibatch")
     return model.fit(z_train)
 
 

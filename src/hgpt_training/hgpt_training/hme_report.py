@@ -43,7 +43,8 @@ class HMEConfig:
     """Longest HME sequence [s]; longer entries are cut into near-equal segments."""
     clusters: int = 16
     """K of K-Means (the paper uses ~384 on 2B frames)."""
-    method: Literal["kmeans", "minibatch"] = "kmeans"
+    method: Literal["auto", "kmeans", "minibatch"] = "auto"
+    """K-Means variant; auto = exact K-Means up to 50k training sequences, MiniBatchKMeans above."""
     check_ks: tuple[int, ...] = (2, 4, 8, 16)
     """K values at which the report checks that walks cluster together, apart from kicks."""
     embed_stride: int = 16
