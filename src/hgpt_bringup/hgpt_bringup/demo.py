@@ -89,7 +89,7 @@ def graph_stage(motion: Path, args: DemoArgs, out: Path) -> dict | None:
     """Stage 3: ``hgpt run teleop --lockstep`` in a subprocess; the monitor's summary, None on failure."""
     summary = out / "graph_summary.json"
     cmd = [
-        sys.executable, "-m", "hgpt_bringup.run", "teleop", "--robot", "sim", "--source", "file",
+        sys.executable, "-m", "hgpt_bringup.run", "eval", "--robot", "sim", "--source", "file",
         "--motion", str(motion), "--policy", args.policy, "--lockstep",
         "--sim-seconds", str(args.graph_sim_seconds), "--duration", str(30 + 10 * args.graph_sim_seconds),
         "--summary", str(summary),
@@ -139,7 +139,7 @@ def run(args: DemoArgs) -> int:
 
     graph = None
     if args.graph:
-        t0 = _stage("3/3 the same human file through the ROS 2 graph (lock-step)")
+        t0 = _stage("3/3 the same human file through the ROS 2 graph (hgpt run eval, lock-step)")
         graph = graph_stage(human, args, out)
         t["graph"] = time.perf_counter() - t0
         if graph is not None:

@@ -1,4 +1,4 @@
-"""Reference playback (no ROS): a G1 clip as a stream of reference frames with pause, loop and speed.
+"""Reference playback (no ROS): a G1 clip (or a retargeted human one) as reference frames, pause/loop/speed.
 
 Time advances with the caller's clock (wall or simulation time); frames are interpolated from the 50 Hz
 :class:`~hgpt_core.reference.ReferenceMotion` (linear for positions and joints, slerp for the root), and
@@ -15,6 +15,7 @@ import numpy as np
 from hgpt_core.formats import load_clip
 from hgpt_core.reference import ReferenceMotion
 from hgpt_core.rotations import quat_slerp
+from hgpt_retarget.human_clip import is_human_motion_file, retarget_human_file
 
 MAX_SPEED = 4.0
 
@@ -46,8 +47,10 @@ class ReferencePlayer:
 
     @classmethod
     def from_file(cls, path: str, fps: float | None = None, loop: bool = False, speed: float = 1.0):
-        """Load any G1 clip format hgpt_core reads (``fps`` for CSV)."""
-        return cls(ReferenceMotion.from_clip(load_clip(path, fps=fps)), loop=loop, speed=speed)
+        """Load any G1 clip format hgpt_core reads (``fps`` for CSV), or a human mocap file (BVH, ...),
+        retargeted first (cached by content: :func:`hgpt_retarget.human_clip.retarget_human_file`)."""
+        clip = retarget_human_file(path) if is_human_motion_file(path) else load_clip(path, fps=fps)
+        return cls(ReferenceMotion.from_clip(clip), loop=loop, speed=speed)
 
     def play(self, now: float) -> None:
         if self.anchor is None:
