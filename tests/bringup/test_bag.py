@@ -345,3 +345,17 @@ def test_record_play_to_clips_on_the_real_graph(spawn_python, rclpy_init, tmp_pa
         timeout=60,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_header_stamp_of_serialised_messages():
+    from rclpy.serialization import serialize_message
+
+    from hgpt_bringup.bag import BagError, header_stamp_ns
+    from hgpt_msgs.msg import JointCommand, MotionReference
+
+    for cls in (MotionReference, JointCommand):
+        msg = cls()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 340_000_000
+        assert header_stamp_ns(serialize_message(msg)) == 12_340_000_000
+    with pytest.raises(BagError):
+        header_stamp_ns(b"\x00")

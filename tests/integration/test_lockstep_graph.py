@@ -18,11 +18,12 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SIM_SECONDS = 6.0
 
 
-def run_graph(ros_env, tmp_path, name: str, motion: str, policy: str = "twist2") -> dict:
+def run_graph(ros_env, tmp_path, name: str, motion: str, policy: str = "twist2", extra=()) -> dict:
     summary = tmp_path / f"{name}.json"
     cmd = [
         sys.executable, "-m", "hgpt_bringup.run", "eval", "--policy", policy, "--motion", motion,
         "--lockstep", "--sim-seconds", str(SIM_SECONDS), "--duration", "120", "--summary", str(summary),
+        *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=ros_env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0 and summary.is_file(), proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -56,3 +57,25 @@ def test_lockstep_differs_with_the_policy(ros_env, tmp_path):
     twist = run_graph(ros_env, tmp_path, "twist", motion)
     assert zero["command_digest"] != twist["command_digest"]
     assert zero["mpjpe_rad"] > twist["mpjpe_rad"]  # holding the default pose does not track the walk
+
+
+def test_recorded_bag_replays_to_the_same_commands(ros_env, tmp_path):
+    """Record a lock-step run, replay its /hgpt/reference into a fresh graph (source bag): same commands."""
+    from hgpt_core.datasets import bundled_clip_path
+
+    bag = tmp_path / "run.bag"
+    motion = str(bundled_clip_path("gmt_basic_walk"))
+    first = run_graph(ros_env, tmp_path, "first", motion, extra=("--record", "--record-out", str(bag)))
+    assert (bag / "metadata.yaml").is_file()
+    player = subprocess.Popen(
+        [sys.executable, "-m", "hgpt_bringup.bag", "play", str(bag), "--topics", "/hgpt/reference",
+         "--follow-clock"],
+        env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        replay = run_graph(ros_env, tmp_path, "replay", "", extra=("--source", "bag"))
+    finally:
+        out, _ = player.communicate(timeout=60)
+    assert replay["command_digest"] == first["command_digest"], out
+    assert replay["commands"] == first["commands"]
+    assert not replay["fell"] and replay["tracked_steps"] > 0

@@ -754,6 +754,14 @@ class Record:
     """Licence of the recorded motion, stored in metadata.yaml custom_data (hgpt.licence)."""
 
 
+def header_stamp_ns(data: bytes) -> int:
+    """The header stamp [ns] of a CDR-serialised message that starts with std_msgs/Header."""
+    if len(data) < 12 or data[1] not in (0, 1):
+        raise BagError(f"not a CDR message with a header ({len(data)} bytes)")
+    sec, nanosec = struct.unpack_from("<iI" if data[1] == 1 else ">iI", data, 4)
+    return sec * 1_000_000_000 + nanosec
+
+
 @dataclass(frozen=True)
 class Play:
     """Publish a bag's messages on their topics with the original timing (or as fast as possible)."""
@@ -767,6 +775,11 @@ class Play:
     """Only these topics (default: all)."""
     clock: bool = False
     """Publish the bag time on /clock."""
+    follow_clock: bool = False
+    """Lock-step replay: publish each message when /clock reaches its header stamp (messages need a
+    std_msgs/Header first; the simulation paces the replay, so a lock-step run repeats exactly)."""
+    idle_exit: float = 2.0
+    """With --follow-clock: stop this many seconds after the last message once /clock stops advancing."""
     wait_subscribers: float = 0.0
     """Wait up to this many seconds for a subscriber on every played topic before starting."""
     strict: bool = False

@@ -180,6 +180,8 @@ def play(cmd: Play) -> int:
     topics = [t for t in reader.info.topics.values() if not cmd.topics or t.name in cmd.topics]
     if not topics:
         raise BagError(f"{cmd.bag}: none of {list(cmd.topics)} in the bag ({', '.join(reader.info.topics)})")
+    if cmd.follow_clock:
+        return play_following_clock(cmd, reader, topics)
     rclpy.init()
     node = rclpy.create_node("bag_player")
     n, t_start = 0, time.monotonic()
@@ -219,6 +221,62 @@ def play(cmd: Play) -> int:
         rclpy.try_shutdown()
     dt = time.monotonic() - t_start
     print(f"hgpt bag play: {n} messages on {len(topics)} topic(s) in {dt:.2f} s", file=sys.stderr)
+    return 0
+
+
+def play_following_clock(cmd: Play, reader: BagReader, topics: list) -> int:
+    """Publish each message once /clock reaches its header stamp; on a repeated /clock (a lock-step
+    simulator re-sending its state), re-publish the messages stamped with that time."""
+    from rosgraph_msgs.msg import Clock
+
+    from hgpt_bringup.bag import header_stamp_ns
+
+    queue = sorted(
+        ((header_stamp_ns(m.data), k, m) for k, m in enumerate(reader.messages([t.name for t in topics]))),
+        key=lambda x: x[:2],
+    )
+    reader.close()
+    rclpy.init()
+    node = rclpy.create_node("bag_player")
+    pubs = {t.name: node.create_publisher(get_message(t.msgtype), t.name, _qos(False)) for t in topics}
+    state = {"next": 0, "clock": -1, "last_event": time.monotonic(), "n": 0}
+
+    def on_clock(msg: Clock) -> None:
+        t = msg.clock.sec * 1_000_000_000 + msg.clock.nanosec
+        i = state["next"]
+        if t == state["clock"]:  # repeated tick: re-send what belongs to it
+            j = i
+            while j > 0 and queue[j - 1][0] == t:
+                j -= 1
+            for _, _, m in queue[j:i]:
+                pubs[m.topic].publish(m.data)
+        while i < len(queue) and queue[i][0] <= t:
+            pubs[queue[i][2].topic].publish(queue[i][2].data)
+            i += 1
+        state["n"] += i - state["next"]
+        state["next"], state["clock"], state["last_event"] = i, t, time.monotonic()
+
+    node.create_subscription(Clock, "/clock", on_clock, 10)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    t_start = time.monotonic()
+    try:
+        while rclpy.ok():
+            ex.spin_once(timeout_sec=0.1)
+            done = state["next"] >= len(queue)
+            if done and time.monotonic() - state["last_event"] > cmd.idle_exit:
+                break
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    dt = time.monotonic() - t_start
+    print(
+        f"hgpt bag play: {state['n']} of {len(queue)} messages following /clock in {dt:.2f} s",
+        file=sys.stderr,
+    )
     return 0
 
 

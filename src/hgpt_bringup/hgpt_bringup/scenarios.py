@@ -164,7 +164,10 @@ def scenario_nodes(
                 params["use_sim_time"] = True
             if lockstep and name == "policy_node":
                 params["trigger"] = "state"
-                if source == "file":
+                if source in (
+                    "file",
+                    "bag",
+                ):  # references stamped per /clock tick (player, bag --follow-clock)
                     params["reference_wait_s"] = LOCKSTEP_REFERENCE_WAIT_S
             if lockstep and name == "reference_player":
                 params["sync"] = "clock"
