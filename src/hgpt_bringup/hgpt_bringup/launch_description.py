@@ -12,13 +12,26 @@ from launch_ros.actions import Node
 
 from hgpt_bringup.scenarios import RECORD_TOPICS, scenario_nodes
 
-ARGS = {"robot": "sim", "source": "file", "motion": "", "policy": "", "record": "false", "rviz": "false"}
+ARGS = {
+    "robot": "sim",
+    "source": "file",
+    "motion": "",
+    "policy": "",
+    "lockstep": "false",
+    "record": "false",
+    "rviz": "false",
+}
 
 
 def _nodes(context, scenario: str):
     arg = {k: LaunchConfiguration(k).perform(context) for k in ARGS}
     specs = scenario_nodes(
-        scenario, robot=arg["robot"], source=arg["source"], motion=arg["motion"], policy=arg["policy"]
+        scenario,
+        robot=arg["robot"],
+        source=arg["source"],
+        motion=arg["motion"],
+        policy=arg["policy"],
+        lockstep=arg["lockstep"] == "true",
     )
     actions = [
         Node(
@@ -31,7 +44,8 @@ def _nodes(context, scenario: str):
         for s in specs
     ]
     if arg["record"] == "true":
-        actions.append(ExecuteProcess(cmd=["ros2", "bag", "record", *RECORD_TOPICS], output="screen"))
+        cmd = ["ros2", "bag", "record", "-s", "mcap", *RECORD_TOPICS]  # the format hgpt bag reads and writes
+        actions.append(ExecuteProcess(cmd=cmd, output="screen"))
     if arg["rviz"] == "true":
         actions.append(Node(package="rviz2", executable="rviz2", output="screen"))
     return actions

@@ -1,4 +1,4 @@
-"""ros2 launch hgpt_bringup eval.launch.py robot:=sim source:=file motion:=... policy:=..."""
+"""ros2 launch hgpt_bringup eval.launch.py robot:=sim source:=file motion:=... policy:=... lockstep:=true"""
 
 from hgpt_bringup.launch_description import make_launch_description
 
