@@ -189,7 +189,8 @@ def test_order_duplicates_restart_and_counters(cmu):
     assert p.feed(enc(datagram(cmu, 1))) is not None
     assert p.stats.accepted == 6 and p.stats.restarts == 1
     assert p.stats.rejected == {"duplicate": 1, "out_of_order": 2}
-    assert p.stats.summary() == "accepted 6, rejected 3 (duplicate 1, out_of_order 2), restarts 1"
+    assert p.stats.lost == 3 + 394  # gaps 1 -> 5 and 5 -> 400
+    assert p.stats.summary() == "accepted 6, rejected 3 (duplicate 1, out_of_order 2), restarts 1, lost 397"
 
 
 def test_one_sender_at_a_time(cmu):

@@ -13,6 +13,7 @@ rate), stale_ms, stats_period_s, warn_period_s, stamp ("sender": capture time ma
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -60,6 +61,7 @@ class MocapSourceNode(Node):
             raise ValueError(f"stamp:={self.stamp_mode!r}; valid: sender, receive")
         self.pub = self.create_publisher(HumanPose, "/hgpt/human_pose", qos_profile_sensor_data)
         self.published = 0
+        self.superseded = 0  # accepted, but a newer one arrived in the same backlog
         self.stale = False
         self.last_rx: float | None = None  # monotonic [s]
         self._t_start = time.monotonic()
@@ -83,8 +85,9 @@ class MocapSourceNode(Node):
         self._stats_at, self._stats_accepted = time.monotonic(), 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)  # capped by net.core.rmem_max
         self.sock.bind((host, port))
-        self.sock.settimeout(0.1)
+        self.sock.setblocking(False)  # the thread waits in select(), then drains the socket
         self.port = self.sock.getsockname()[1]
         self.get_logger().info(f"listening for hgpt mocap datagrams on udp://{host}:{self.port}")
         self._thread = threading.Thread(target=self._rx_loop, name="mocap_udp_rx", daemon=True)
@@ -93,29 +96,40 @@ class MocapSourceNode(Node):
 
     def _rx_loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(MAX_DATAGRAM_BYTES + 1)
-            except TimeoutError:
-                continue
+            batch: list[tuple[bytes, tuple]] = []
+            try:  # wait up to 0.1 s, then drain: after a starved spell, validate all and publish the newest
+                if not select.select([self.sock], [], [], 0.1)[0]:
+                    continue
+                while len(batch) < 1000:
+                    batch.append(self.sock.recvfrom(MAX_DATAGRAM_BYTES + 1))
+            except BlockingIOError:
+                pass
             except OSError as exc:
                 if self._stop.is_set():
                     return
                 self.get_logger().warning(f"udp receive failed: {exc}", throttle_duration_sec=5.0)
                 time.sleep(0.01)
                 continue
+            if not batch:
+                continue
             try:
-                self._on_datagram(data, addr)
+                self._on_datagrams(batch)
             except Exception as exc:  # noqa: BLE001 -- the receiver must outlive any one datagram
-                self.get_logger().error(f"datagram from {addr} dropped: {type(exc).__name__}: {exc}")
+                self.get_logger().error(f"datagrams dropped: {type(exc).__name__}: {exc}")
 
-    def _on_datagram(self, data: bytes, addr: tuple) -> None:
-        now = time.monotonic()
-        with self._lock:
-            frame = self.parser.feed(data, addr, now)
-            err = self.parser.last_error if frame is None else None
+    def _on_datagrams(self, batch: list[tuple[bytes, tuple]]) -> None:
+        """Validate every datagram (counters, rate-limited warnings); publish the newest accepted one."""
+        now, newest = time.monotonic(), None
+        for data, addr in batch:
+            with self._lock:
+                frame = self.parser.feed(data, addr, now)
+                err = self.parser.last_error if frame is None else None
+                if frame is not None:
+                    self.last_rx = now
             if frame is not None:
-                self.last_rx = now
-        if err is not None:
+                self.superseded += newest is not None
+                newest = frame
+                continue
             last = self._warned.get(err.reason)
             if last is None or now - last >= self.warn_period_s:
                 self._warned[err.reason] = now
@@ -123,8 +137,8 @@ class MocapSourceNode(Node):
                 self.get_logger().warning(
                     f"mocap datagram from {addr[0]}:{addr[1]} rejected ({count} so far): {err}"
                 )
-            return
-        self._publish(frame)
+        if newest is not None:
+            self._publish(newest)
 
     def _publish(self, frame: MocapFrame) -> None:
         t_now = self.now()

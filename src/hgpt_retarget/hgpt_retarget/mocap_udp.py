@@ -177,23 +177,24 @@ class _SenderState:
 
 @dataclass
 class MocapStats:
-    """Counters: accepted datagrams, rejected ones per reason, sender restarts."""
+    """Counters: accepted datagrams, rejected ones per reason, sender restarts, frames lost (counter gaps)."""
 
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
     restarts: int = 0
+    lost: int = 0
 
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
     def summary(self) -> str:
-        """One line, e.g. ``accepted 500, rejected 3 (json 2, length 1), restarts 0``."""
+        """One line, e.g. ``accepted 500, rejected 3 (json 2, length 1), restarts 0, lost 2``."""
         rej = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
         return (
             f"accepted {self.accepted}, rejected {self.rejected_total}"
             + (f" ({rej})" if rej else "")
-            + f", restarts {self.restarts}"
+            + f", restarts {self.restarts}, lost {self.lost}"
         )
 
 
@@ -309,6 +310,8 @@ class MocapParser:
                 raise DatagramError("conf", "'conf' values must lie in [0, 1]")
         if sender != self.active:
             self.active = sender
+        if not restart and st.frame >= 0:
+            self.stats.lost += frame - st.frame - 1
         st.frame, st.t, st.names, st.last_rx = frame, float(t), names, now
         self.senders[sender] = st
         return MocapFrame(frame, float(t), skeleton, names, pos, quats, conf, sender, bool(restart))
