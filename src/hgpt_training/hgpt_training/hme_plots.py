@@ -28,7 +28,7 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _scatter(p: np.ndarray, keys: list, title: str, path, var: np.ndarray, cmap: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 5.5))
     colours = plt.get_cmap(cmap)
-    for i, key in enumerate(sorted(set(keys), key=str)):
+    for i, key in enumerate(sorted(set(keys))):  # keys are all str (sources) or all int (clusters)
         m = np.array([k == key for k in keys])
         ax.scatter(p[m, 0], p[m, 1], s=10, alpha=0.7, color=colours(i % colours.N), label=str(key))
     ax.set_xlabel(f"PC1 ({var[0]:.0%})")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from sklearn.cluster import MiniBatchKMeans
 
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, print_summary
@@ -92,7 +93,9 @@ def run_hme(cfg: HMEConfig) -> HMEResult:
     x = embed_segments(model, state, reader, segs, cfg.embed_stride)
     train = np.array([s["split"] == "train" for s in seqs])
     z = Standardizer.fit(x[train])(x)
-    labels = fit_clusters(z[train], cfg.clusters, cfg.method, cfg.seed).predict(z)
+    km = fit_clusters(z[train], cfg.clusters, cfg.method, cfg.seed)
+    labels = km.predict(z)
+    cfg = dataclasses.replace(cfg, method="minibatch" if isinstance(km, MiniBatchKMeans) else "kmeans")
     weights = np.zeros(len(labels))
     lengths = np.array([s["stop"] - s["start"] for s in seqs])
     weights[train] = balanced_weights(labels[train], lengths[train])
