@@ -38,6 +38,7 @@ from typing import Annotated
 import numpy as np
 import tyro
 
+from hgpt_core.rotations import quat_mul
 from hgpt_retarget.skeleton import UNITS, SkeletonError, available_skeletons, load_skeleton
 
 VERSION = 1
@@ -111,21 +112,6 @@ class MocapFrame:
 
 def _reject_constant(token: str) -> float:
     raise DatagramError("nonfinite", f"{token} is not a valid number (send null for an occluded joint)")
-
-
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product, wxyz, broadcast over leading axes."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
-        (
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ),
-        axis=-1,
-    )
 
 
 def _array(value: object, width: int | None, n: int, what: str, allow_null: bool = False) -> np.ndarray:
@@ -303,7 +289,7 @@ class MocapParser:
                 raise DatagramError("quat", f"quaternion norms {norm.min():.3g}..{norm.max():.3g}, need 1")
             quats = quats / norm[:, None]
             if up == "y":
-                quats = _quat_mul(_Q_Y_TO_Z, quats)
+                quats = quat_mul(_Q_Y_TO_Z, quats)
         if obj.get("conf") is not None:
             conf = _array(obj["conf"], None, n, "conf")
             if not (np.isfinite(conf).all() and (conf >= 0).all() and (conf <= 1).all()):
