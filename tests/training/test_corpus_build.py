@@ -256,3 +256,25 @@ def test_human_source_is_retargeted_and_object_interaction_skipped(shared_data, 
     assert climb["reasons"][0].startswith("object_interaction") and climb["frames_original"] == 0
     (entry,) = (e for e in m["entries"] if e["verdict"] == "accepted")
     assert entry["clip_id"] == "cmu_bvh/01_01" and entry["frames"] == cmu["frames_original"]
+
+
+@pytest.mark.slow
+def test_ci_subset_command_end_to_end(shared_data, tmp_path, monkeypatch, capsys):
+    """``hgpt corpus all`` with its defaults (the CI subset, G1 + human, SUBSET_PAE), into a temp folder."""
+    pytest.importorskip("hgpt_retarget")
+    out = tmp_path / "subset"
+    argv = ["hgpt corpus", "all", "--corpus.out", str(out), "--corpus.data-root", str(shared_data),
+            "--corpus.no-progress", "--hme.no-progress"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    main()
+    m = load_manifest(out)
+    clips = {c["clip_id"]: c for c in m["clips"]}
+    assert len(clips) == 43
+    for cid, c in clips.items():
+        if c["source"].startswith("holosoma"):  # G1 box clips, human climb and box files
+            assert c["reasons"][0].startswith("object_interaction"), cid
+    for kept in ("bandai_namco/dataset-1_walk_normal_001", "cmu_bvh/01_01", "lafan1/walk1_subject1"):
+        assert clips[kept]["verdict"] == "accepted", clips[kept]
+    assert clips["bandai_namco/dataset-1_walk_normal_002"]["reasons"][0].startswith("too_short")
+    report = (out / "hme/report.md").read_text()
+    assert "Do similar motions share clusters?" in report and "HME: " in capsys.readouterr().out
