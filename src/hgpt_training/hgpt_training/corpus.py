@@ -7,7 +7,7 @@ resample to the control rate, filter, time-warp, write ``work/parts/<unit>.arrow
 A unit whose ``.json`` exists with the same inputs and settings is skipped, so an interrupted build resumes.
 Stage 2 (driver, :mod:`hgpt_training.corpus_pack`): deduplicate, split by source clip, pack shards, manifest.
 
-    hgpt corpus all                                   # CI subset (G1 + human): corpus + HME report, ~2 min
+    hgpt corpus all                                   # CI subset (G1 + human): corpus + HME report, ~1 min
     hgpt corpus all --full                            # every source -> outputs/corpus_full (+ /hme)
     hgpt corpus build --out outputs/corpus            # corpus only, every G1 source, one process
     hgpt corpus build --out outputs/corpus --executor ray   # same bytes, Ray tasks (local or --ray-address)
