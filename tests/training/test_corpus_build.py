@@ -213,13 +213,15 @@ def fake_retarget(path: Path, calls: str) -> MotionClip:
         f.write(f"{path.name}\n")
     if "broken" in path.name:
         raise MotionFormatError(f"{path}: truncated")
+    if "odd" in path.name:
+        raise KeyError("Hips")  # e.g. a skeleton the retargeter does not expect
     return load_clip(path)
 
 
 def test_pluggable_source_loader_object_skip_and_load_errors(shared_data, tmp_path):
     data = tmp_path / "data"
     (data / "mine").mkdir(parents=True)
-    for name in ("walk_a", "box_carry", "broken"):
+    for name in ("walk_a", "box_carry", "broken", "odd"):
         (data / f"mine/{name}.pkl").write_bytes((shared_data / "motions/g1/gmt/basic_walk.pkl").read_bytes())
     calls = tmp_path / "calls.txt"
     src = CorpusSource("mine", "mine/*.pkl", "CC0", partial(fake_retarget, calls=str(calls)), kind="human")
@@ -229,7 +231,9 @@ def test_pluggable_source_loader_object_skip_and_load_errors(shared_data, tmp_pa
     assert clips["mine/walk_a"]["verdict"] == "accepted" and clips["mine/walk_a"]["kind"] == "human"
     assert clips["mine/box_carry"]["reasons"] == ["object_interaction: name matches 'box'"]
     assert clips["mine/broken"]["reasons"][0].startswith("load_error: MotionFormatError")
-    assert sorted(calls.read_text().split()) == ["broken.pkl", "walk_a.pkl"]  # the box clip was never loaded
+    assert clips["mine/odd"]["reasons"] == ["load_error: KeyError: 'Hips'"]
+    # the box clip was never loaded
+    assert sorted(calls.read_text().split()) == ["broken.pkl", "odd.pkl", "walk_a.pkl"]
     assert [e["clip_id"] for e in m["entries"]] == ["mine/walk_a"]
 
 

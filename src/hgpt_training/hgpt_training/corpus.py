@@ -201,7 +201,7 @@ def process_unit(unit: WorkUnit, cfg: CorpusConfig, parts_dir: Path) -> dict:
         return _reject_unloaded(record, unit, parts_dir, object_reason)
     try:
         clip = unit.source.load(unit.path)
-    except (HgptError, ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # any loader / retargeter failure is one file's rejection, never the build's end
         return _reject_unloaded(record, unit, parts_dir, f"load_error: {type(exc).__name__}: {exc}")
     reasons = [object_reason] if object_reason else []
     assessment, base = assess_clip(clip.resample(cfg.fps), cfg.filter)
