@@ -212,3 +212,18 @@ def test_kmeans_variants_recover_separated_groups(monkeypatch):
     assert type(fit_clusters(z, 3, "auto")).__name__ == "MiniBatchKMeans"
     with pytest.raises(ValueError, match="unknown clustering method"):
         fit_clusters(z, 3, "dbscan")
+
+
+def test_cluster_checks_on_separated_walks_and_kicks_with_subsampling(monkeypatch):
+    import hgpt_training.hme_cluster as hc
+
+    rng = np.random.default_rng(1)
+    seqs = [{"clip_id": f"gmt/walk_{i}", "source": "gmt", "factor": 1.0} for i in range(50)]
+    seqs += [{"clip_id": f"asap/kick_{i}", "source": "asap", "factor": 1.0} for i in range(30)]
+    seqs += [{"clip_id": "gmt/walk_0", "source": "gmt", "factor": 1.25}]  # time-warped copies are left out
+    z = rng.standard_normal((81, 6)) * 0.2
+    z[50:80] += 4.0
+    monkeypatch.setattr(hc, "CHECK_MAX", 10)
+    (row,) = hc.cluster_checks(seqs, z, np.ones(81, bool), (2,), "kmeans", 0)
+    assert (row["walks"], row["kicks"]) == (10, 10)
+    assert (row["walk_walk"], row["kick_kick"], row["walk_kick"], row["nearest_walk"]) == (1.0, 1.0, 0.0, 1.0)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 WALK = re.compile(r"walk", re.I)
@@ -135,15 +136,25 @@ def diversity_table(seqs: list[dict], x: np.ndarray, eps: float) -> list[dict]:
     return rows
 
 
+CHECK_MAX = 1000
+"""Sequences per category in the walk/kick checks (pair matrices are N x N; a seeded subsample above)."""
+
+
+def _at_most(idx: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``idx`` itself, or a sorted random subset of ``n`` of its elements."""
+    return idx if len(idx) <= n else np.sort(rng.choice(idx, size=n, replace=False))
+
+
 def cluster_checks(
     seqs: list[dict], z: np.ndarray, train: np.ndarray, ks: tuple[int, ...], method: str, seed: int
 ) -> list[dict]:
     """Co-cluster rates (pairs of different clips) of walks, LAFAN1/GMT walks and kicks at small K, and how
     often a walk's nearest sequence of another clip is a walk."""
-    walk, kick = category_groups(seqs)
-    lg, _ = category_groups(seqs, ("lafan1", "gmt"))
+    rng = np.random.default_rng(seed)
+    walk, kick = (_at_most(g, CHECK_MAX, rng) for g in category_groups(seqs))
+    lg = _at_most(category_groups(seqs, ("lafan1", "gmt"))[0], CHECK_MAX, rng)
     clips = np.array([s["clip_id"] for s in seqs])
-    d = np.linalg.norm(z[walk][:, None] - z[np.r_[walk, kick]][None], axis=-1)  # (W, W + K)
+    d = cdist(z[walk], z[np.r_[walk, kick]])  # (W, W + K)
     d[clips[walk][:, None] == clips[np.r_[walk, kick]][None]] = np.inf
     nearest_walk = (
         float(np.mean(np.argmin(d, axis=1) < len(walk))) if len(walk) and len(kick) else float("nan")
