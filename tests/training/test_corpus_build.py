@@ -18,7 +18,7 @@ from hgpt_core.formats import load_clip
 from hgpt_core.motion import MotionClip
 from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, main, time_warp
 from hgpt_training.corpus_filter import shift_clip
-from hgpt_training.corpus_pack import assign_split
+from hgpt_training.corpus_pack import DUPLICATE_TOL_RAD, DUPLICATE_TOL_S, assign_split, find_duplicates
 from hgpt_training.corpus_sources import CorpusSource
 from hgpt_training.corpus_store import COLUMNS, CorpusReader, clip_columns, load_manifest
 
@@ -282,3 +282,34 @@ def test_ci_subset_command_end_to_end(shared_data, tmp_path, monkeypatch, capsys
     assert clips["bandai_namco/dataset-1_walk_normal_002"]["reasons"][0].startswith("too_short")
     report = (out / "hme/report.md").read_text()
     assert "Do similar motions share clusters?" in report and "HME: " in capsys.readouterr().out
+
+
+def test_find_duplicates_equals_the_all_pairs_rule():
+    """The bisect-on-duration search gives what comparing every pair gives (first kept match wins)."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(-1, 1, (40, 16, 29))
+    records = []
+    for i in range(400):
+        k = int(rng.integers(40))  # many clips share one of 40 motions, with noise and duration jitter
+        sig = base[k] + rng.normal(0, 0.01 if i % 3 else 0.05, base[k].shape)
+        dur = 5.0 + k * 0.05 + rng.uniform(-0.08, 0.08)
+        clip = {
+            "clip_id": f"s{i % 3}/c{i:03d}",
+            "source": f"s{i % 3}",
+            "duration_s": dur,
+            "verdict": "accepted",
+        }
+        records.append({"clip": clip, "signature": sig[: int(rng.integers(8, 17))].tolist()})
+    order = ["s2", "s0", "s1"]
+    expected, kept = {}, []
+    for r in sorted(records, key=lambda r: (order.index(r["clip"]["source"]), r["clip"]["clip_id"])):
+        sig, dur = np.asarray(r["signature"]), r["clip"]["duration_s"]
+        for cid, d, s in kept:
+            n = min(len(s), len(sig))
+            if abs(d - dur) < DUPLICATE_TOL_S and np.abs(s[:n] - sig[:n]).mean() < DUPLICATE_TOL_RAD:
+                expected[r["clip"]["clip_id"]] = cid
+                break
+        else:
+            kept.append((r["clip"]["clip_id"], dur, sig))
+    got = find_duplicates(records, order)
+    assert got == expected and 50 < len(got) < 350, len(got)

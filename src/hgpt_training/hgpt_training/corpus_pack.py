@@ -6,6 +6,7 @@ records and the config, so the same records give the same shards and manifest by
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import shutil
@@ -45,23 +46,39 @@ def find_duplicates(records: list[dict], source_order: list[str]) -> dict[str, s
     """Accepted clips whose motion repeats an earlier one (same joint signature and duration): id -> original.
 
     Earlier = earlier source in the catalogue, then smaller clip id (e.g. g1_moves CSV before its NPZ twin).
+    A clip is compared only with kept clips of a duration within DUPLICATE_TOL_S (bisect on a sorted list), so
+    a corpus of N clips costs about N log N, not N^2; the first kept match wins.
     """
     rank = {s: i for i, s in enumerate(source_order)}
     clips = sorted(
         (r for r in records if r["clip"]["verdict"] == "accepted"),
         key=lambda r: (rank.get(r["clip"]["source"], len(rank)), r["clip"]["clip_id"]),
     )
-    kept: list[tuple[str, float, np.ndarray]] = []
+    durations: list[float] = []  # sorted durations of the kept clips
+    kept: list[tuple[int, str, np.ndarray]] = []  # (order kept, clip id, signature), aligned with durations
     dups: dict[str, str] = {}
     for r in clips:
         sig, dur = np.asarray(r["signature"]), r["clip"]["duration_s"]
-        for cid, d, s in kept:
+        lo = bisect.bisect_left(durations, dur - 2 * DUPLICATE_TOL_S)  # wide; `close` is the exact test
+        hi = bisect.bisect_right(durations, dur + 2 * DUPLICATE_TOL_S)
+        match = None
+        for j in range(lo, hi):
+            order, cid, s = kept[j]
             n = min(len(s), len(sig))
-            if abs(d - dur) < DUPLICATE_TOL_S and n and np.abs(s[:n] - sig[:n]).mean() < DUPLICATE_TOL_RAD:
-                dups[r["clip"]["clip_id"]] = cid
-                break
-        else:
-            kept.append((r["clip"]["clip_id"], dur, sig))
+            close = abs(durations[j] - dur) < DUPLICATE_TOL_S
+            if (
+                close
+                and n
+                and np.abs(s[:n] - sig[:n]).mean() < DUPLICATE_TOL_RAD
+                and (match is None or order < match[0])
+            ):
+                match = (order, cid)
+        if match is not None:
+            dups[r["clip"]["clip_id"]] = match[1]
+            continue
+        at = bisect.bisect_right(durations, dur)
+        durations.insert(at, dur)
+        kept.insert(at, (len(kept), r["clip"]["clip_id"], sig))
     return dups
 
 
