@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from hgpt_core.errors import HgptError
-from hgpt_core.motion import MotionClip
+from hgpt_core.motion import MotionClip, atomic_write
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = "hgpt_corpus"
@@ -60,21 +59,12 @@ def write_arrow(path: Path, columns: dict[str, np.ndarray]) -> None:
         assert a.ndim == 2 and a.shape[1] == width, (name, a.shape)
         arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), width))
     batch = pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; shards are read by other users' training jobs
-        with os.fdopen(fd, "wb") as f:
-            with pa.ipc.new_file(f, SCHEMA) as writer:
-                writer.write_batch(batch)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write(f) -> None:
+        with pa.ipc.new_file(f, SCHEMA) as writer:  # shards are read by other users' training jobs: 0644
+            writer.write_batch(batch)
+
+    atomic_write(path, write)
 
 
 def map_arrow(path: Path) -> dict[str, np.ndarray]:
