@@ -23,12 +23,11 @@ def _feed(mon, ref, offset, n, state_first=True, mode=2, up_z=1.0):
     for k in range(n):
         q, dq = ref.joint_pos[k], ref.joint_vel[k]
         ns = k * DT_NS
-        events = [
-            lambda: mon.on_state(ns, q + offset, dq, up_z, wall=k * 0.01),
-            lambda: mon.on_reference(ns, q, dq, True),
-        ]
-        for ev in events if state_first else events[::-1]:
-            ev()
+        if not state_first:
+            mon.on_reference(ns, q, dq, True)
+        mon.on_state(ns, q + offset, dq, up_z, wall=k * 0.01)
+        if state_first:
+            mon.on_reference(ns, q, dq, True)
         mon.on_command(ns, q, np.full(29, 50.0), mode)
 
 

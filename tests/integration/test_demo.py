@@ -1,4 +1,4 @@
-"""The main job end to end: the bundled human BVH -> retarget -> policy in MuJoCo -> ROS graph -> REPORT.md."""
+"""The main job end to end: bundled human BVH -> retarget -> policy in MuJoCo -> ROS graph -> REPORT.md."""
 
 from __future__ import annotations
 

@@ -183,3 +183,20 @@ def test_request_made_while_damped_survives_a_stale_start():
     assert ctrl.tick(0.5)[1].state == "stale_robot_state"  # the bridge hiccuped before anything moved
     ctrl.on_state(state(0.52))
     assert ctrl.tick(0.52)[0].mode == Mode.STAND  # the pending request goes ahead
+
+
+def test_track_request_before_any_reference_stands_and_waits(ref):
+    """A start-up TRACK request while the reference source still starts: hold the default pose, then track."""
+    ctrl = PolicyController(ConstantPolicy())
+    ctrl.on_state(state(0.0))
+    ctrl.requested = Mode.TRACK  # what policy_node's start_mode:=track does
+    t = 0.0
+    for _ in range(int(3.0 / 0.02)):  # longer than the stand ramp and than ref_damp_s
+        t += 0.02
+        ctrl.on_state(state(t))
+        cmd, st = ctrl.tick(t)
+        assert cmd.mode == Mode.STAND
+    assert st.state == "waiting_for_reference"
+    ctrl.on_reference(ref_sample(ref, 0, t))
+    ctrl.on_state(state(t + 0.02))
+    assert ctrl.tick(t + 0.02)[0].mode == Mode.TRACK

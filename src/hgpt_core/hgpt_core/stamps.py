@@ -1,4 +1,4 @@
-"""ROS time stamps without rclpy: anything with ``sec`` and ``nanosec`` (builtin_interfaces/Time)."""
+"""ROS time stamps as plain numbers: anything with ``sec`` and ``nanosec`` (builtin_interfaces/Time)."""
 
 from __future__ import annotations
 

@@ -48,8 +48,6 @@ def import_unitree_hg() -> tuple[type, type]:
     return LowCmd, LowState
 
 
-
-
 def lowstate_struct_from_raw(raw: bytes, lowstate_type: type) -> bytes:
     """Serialized LowState -> C struct: the numpy byte map, or rclpy's deserialiser for other encodings.
 

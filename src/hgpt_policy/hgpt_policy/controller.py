@@ -218,8 +218,10 @@ class PolicyController:
         ramping = self.mode == Mode.STAND and now - self.ramp_t < self.cfg.stand_ramp_s
         if self.requested == Mode.STAND or self.mode == Mode.DAMP or ramping:
             return self._stand(st, now)
-        ref_age = np.inf if self.ref is None else now - self.ref.stamp
-        if self.ref is None or ref_age > self.cfg.ref_damp_s:
+        if self.ref is None:  # tracking requested before any reference came: stand and wait (nothing lost)
+            return self._stand(st, now, waiting=True)
+        ref_age = now - self.ref.stamp
+        if ref_age > self.cfg.ref_damp_s:
             self.requested = Mode.DAMP
             return self._damp("reference_lost", f"reference {ref_age:.2f} s old", latch=False)
         if ref_age > self.cfg.ref_hold_s or not _finite(*self._ref_arrays()):
@@ -232,7 +234,7 @@ class PolicyController:
         assert r is not None
         return r.root_pos, r.root_quat, r.root_lin_vel, r.root_ang_vel, r.joint_pos, r.joint_vel
 
-    def _stand(self, st: RobotSample, now: float) -> tuple[Command, Status]:
+    def _stand(self, st: RobotSample, now: float, waiting: bool = False) -> tuple[Command, Status]:
         if self.mode != Mode.STAND or self.ramp_from is None:
             self.ramp_from, self.ramp_t = st.q.copy(), now
             self.mode = Mode.STAND
@@ -241,6 +243,8 @@ class PolicyController:
         alpha = float(np.clip((now - self.ramp_t) / self.cfg.stand_ramp_s, 0.0, 1.0))
         target = (1 - alpha) * self.ramp_from + alpha * self.default
         state = "standing" if alpha >= 1.0 else f"ramping_to_default ({100 * alpha:.0f}%)"
+        if waiting and alpha >= 1.0:
+            state = "waiting_for_reference"
         return self._emit(target, Mode.STAND, state, [])
 
     def _track(self, st: RobotSample, warnings: list[str]) -> tuple[Command, Status]:

@@ -15,7 +15,6 @@ import numpy as np
 from hgpt_core.formats import load_clip
 from hgpt_core.reference import ReferenceMotion
 from hgpt_core.rotations import quat_slerp
-from hgpt_retarget.human_clip import is_human_motion_file, retarget_human_file
 
 MAX_SPEED = 4.0
 
@@ -49,6 +48,8 @@ class ReferencePlayer:
     def from_file(cls, path: str, fps: float | None = None, loop: bool = False, speed: float = 1.0):
         """Load any G1 clip format hgpt_core reads (``fps`` for CSV), or a human mocap file (BVH, ...),
         retargeted first (cached by content: :func:`hgpt_retarget.human_clip.retarget_human_file`)."""
+        from hgpt_retarget.human_clip import is_human_motion_file, retarget_human_file  # scipy: lazily
+
         clip = retarget_human_file(path) if is_human_motion_file(path) else load_clip(path, fps=fps)
         return cls(ReferenceMotion.from_clip(clip), loop=loop, speed=speed)
 
