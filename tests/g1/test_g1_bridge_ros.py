@@ -134,11 +134,14 @@ def test_dry_run_computes_everything_but_never_publishes_lowcmd(spawn_g1, rclpy_
         assert p.node.get_publishers_info_by_topic("/lowcmd") == []
         assert "dry run" in p.status[-1].warnings[0]
         assert p.call(p.arm_client).success
-        assert p.spin_until(lambda: p.state() == "stand", 20), logs()
-        assert max(p.dry[-1].kp) > 0  # what it would send: the default pose with the policy's gains
+        legs = PolicyMetadata("x").default_joint_pos[:12]
         # Legs at the default pose; an arm joint whose PD torque would exceed its motor's limit against the
-        # (undriven, dangling) measured pose has its target held back by the torque clamp.
-        np.testing.assert_allclose(p.dry[-1].q[:12], PolicyMetadata("x").default_joint_pos[:12], atol=1e-6)
+        # (undriven, dangling) measured pose has its target held back by the torque clamp. The dry-run topic
+        # and the status topic are not ordered: wait for a dry command sent in "stand".
+        at_default = lambda: np.allclose(p.dry[-1].q[:12], legs, atol=1e-6)  # noqa: E731
+        assert p.spin_until(lambda: p.state() == "stand" and at_default(), 20), logs()
+        assert max(p.dry[-1].kp) > 0  # what it would send: the default pose with the policy's gains
+        np.testing.assert_allclose(p.dry[-1].q[:12], legs, atol=1e-6)
         assert p.stats[-1]["received"] == 0 and p.stats[-1]["last_enabled"] == 0  # nothing reached the robot
     finally:
         p.node.destroy_node()
