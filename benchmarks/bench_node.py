@@ -82,6 +82,7 @@ def in_process(onnx: Path, n: int) -> dict[str, list[float]]:
 def round_trip(args: list[str], n: int) -> list[float]:
     """Publish RobotState, wait for the answer on /hgpt/joint_command or the echo topic."""
     import rclpy
+    from builtin_interfaces.msg import Time
     from rclpy.executors import SingleThreadedExecutor
 
     from hgpt_msgs.msg import JointCommand, MotionReference, RobotState
@@ -109,6 +110,10 @@ def round_trip(args: list[str], n: int) -> list[float]:
             pub.publish(msg)
             ex.spin_once(timeout_sec=0.02)
         for i in range(n + 150):
+            # A new stamp per step: in trigger=state mode policy_node re-sends (does not recompute) the
+            # command of a state whose stamp it already answered.
+            stamp = Time(sec=1 + i // 50, nanosec=(i % 50) * 20_000_000)
+            msg.header.stamp = ref.header.stamp = stamp
             ref_pub.publish(ref)
             before = len(got)
             t0 = time.perf_counter()
