@@ -31,6 +31,7 @@ import tyro
 import yaml
 
 from hgpt_core.errors import HgptError
+from hgpt_core.stamps import stamp_to_sec
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 REFERENCE_TOPIC = "/hgpt/reference"
@@ -538,10 +539,6 @@ def deserialize(msg: BagMessage):
 # ---- bag -> motion clips -----------------------------------------------------------------------------------
 
 
-def _stamp_s(stamp) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec
-
-
 @dataclass
 class _Sample:
     t: float  # [s]
@@ -561,7 +558,7 @@ def _samples(reader: BagReader, kind: str, topic: str, time_source: str) -> tupl
     for m in reader.messages([topic]):
         n += 1
         msg = deserialize(m)
-        t = _stamp_s(msg.header.stamp) if time_source == "header" else m.timestamp * 1e-9
+        t = stamp_to_sec(msg.header.stamp) if time_source == "header" else m.timestamp * 1e-9
         if kind == "reference":
             s = reference_sample_from_msg(msg, t)
             out.append(

@@ -32,6 +32,7 @@ from rclpy.time import Time
 
 from hgpt_bringup.bag import LICENCE_KEY, BagError, BagReader, BagWriter, Play, Record
 from hgpt_bringup.scenarios import RECORD_TOPICS
+from hgpt_core.stamps import stamp_to_ns
 from hgpt_policy.node_main import run_node
 
 FLUSH_PERIOD_S = 1.0  # buffered messages reach the disk at least this often (a hard kill loses less)
@@ -242,7 +243,7 @@ def play_following_clock(cmd: Play, reader: BagReader, topics: list) -> int:
     state = {"next": 0, "clock": -1, "last_event": time.monotonic(), "n": 0}
 
     def on_clock(msg: Clock) -> None:
-        t = msg.clock.sec * 1_000_000_000 + msg.clock.nanosec
+        t = stamp_to_ns(msg.clock)
         i = state["next"]
         if t == state["clock"]:  # repeated tick: re-send what belongs to it
             j = i

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import tyro
 
+from hgpt_bringup.monitor import summary_table
 from hgpt_core.datasets import bundled_human_path
 from hgpt_core.motion import atomic_write_bytes
 
@@ -108,18 +109,10 @@ def graph_stage(motion: Path, args: DemoArgs, out: Path) -> dict | None:
     return json.loads(summary.read_text())
 
 
-def _graph_table(s: dict) -> str:
-    keys = (
-        "tracked_steps",
-        "mpjpe_rad",
-        "mpjve_rad_s",
-        "sim_time_s",
-        "wall_time_s",
-        "realtime_factor",
-        "fell",
-    )
-    rows = [f"| {k} | {s[k]:.4g} |" if isinstance(s[k], float) else f"| {k} | {s[k]} |" for k in keys]
-    return "\n".join(["| metric | value |", "|---|---:|", *rows])
+GRAPH_KEYS = (
+    "tracked_steps", "mpjpe_rad", "mpjve_rad_s", "sim_time_s", "wall_time_s", "realtime_factor", "fell",
+)  # fmt: skip
+"""The monitor summary's fields the demo report shows."""
 
 
 def run(args: DemoArgs) -> int:
@@ -143,7 +136,7 @@ def run(args: DemoArgs) -> int:
         graph = graph_stage(human, args, out)
         t["graph"] = time.perf_counter() - t0
         if graph is not None:
-            print(_graph_table(graph))
+            print(summary_table(graph, GRAPH_KEYS))
 
     policy_note = {
         "twist2": "the bundled TWIST2 peer tracker (MIT); no trained Humanoid-GPT ships yet",
@@ -170,7 +163,7 @@ def run(args: DemoArgs) -> int:
         "",
         "## 3. The ROS 2 graph (reference_player -> policy_node -> sim_bridge_node, lock-step)",
         "",
-        _graph_table(graph)
+        summary_table(graph, GRAPH_KEYS)
         if graph
         else ("skipped" if not args.graph else f"failed: see `{out / 'graph.log'}`"),
         "",

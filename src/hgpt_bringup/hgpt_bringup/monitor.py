@@ -18,6 +18,7 @@ import numpy as np
 
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.motion import atomic_write_bytes
+from hgpt_policy.controller import Mode
 
 FALL_TILT = 0.8
 """Fall: the pelvis z axis below this cosine of the tilt from vertical (|g_z| < 0.8, about 37 deg)."""
@@ -43,19 +44,23 @@ class MonitorSummary:
     commands: int  # joint commands received (one per stamp; repeats skipped)
     command_digest: str  # sha256 of the commands' stamps and targets in order: equal runs, equal digests
 
-    def table(self) -> str:
-        """A two-column markdown table."""
-        rows = [(k, v) for k, v in asdict(self).items()]
-        lines = ["| metric | value |", "|---|---:|"]
-        for k, v in rows:
-            lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
-        return "\n".join(lines)
+    def table(self, keys: tuple[str, ...] | None = None) -> str:
+        """A two-column markdown table (of ``keys`` only, when given)."""
+        return summary_table(asdict(self), keys)
+
+
+def summary_table(summary: dict, keys: tuple[str, ...] | None = None) -> str:
+    """A summary (``MonitorSummary`` fields, e.g. read back from its JSON) as a two-column markdown table."""
+    lines = ["| metric | value |", "|---|---:|"]
+    for k in keys or tuple(summary):
+        v = summary[k]
+        lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
+    return "\n".join(lines)
 
 
 class TrackingMonitor:
     """Accumulates joint errors between robot states and references (no ROS)."""
 
-    MODES = ("DAMP", "STAND", "TRACK", "HOLD")
     KEEP = 250  # references kept (5 s at 50 Hz)
     LAG_NS = 200_000_000  # [ns] how long a state waits for the reference stamped like it
 
@@ -68,8 +73,9 @@ class TrackingMonitor:
         self.modes: dict[str, int] = {}
         self.states = 0
         self.exact = 0
-        self.pos_err: list[np.ndarray] = []  # (29,) per tracked step
-        self.vel_err: list[np.ndarray] = []
+        self.tracked = 0  # scored steps
+        self.pos_err_sum = self.vel_err_sum = 0.0  # sums of |error| over steps and joints [rad], [rad/s]
+        self.pos_err_max = 0.0
         self.t_first = self.t_last = float("nan")
         self.wall_first = self.wall_last = float("nan")
         self.fall_time = float("nan")
@@ -101,7 +107,7 @@ class TrackingMonitor:
     def on_status(self, mode: int, fault: bool) -> None:
         self.mode = mode
         self.faults += int(fault)
-        name = self.MODES[mode] if 0 <= mode < len(self.MODES) else str(mode)
+        name = Mode(mode).name if mode in set(Mode) else str(mode)
         self.modes[name] = self.modes.get(name, 0) + 1
 
     def on_state(self, stamp_ns: int, q: np.ndarray, dq: np.ndarray, up_z: float, wall: float) -> None:
@@ -123,30 +129,30 @@ class TrackingMonitor:
         newest = self.pending[-1][0] if self.pending else 0
         while self.pending and (final or newest - self.pending[0][0] > self.LAG_NS):
             stamp_ns, q, dq = self.pending.popleft()
-            if _at_or_before(self.cmd_modes, stamp_ns, default=self.mode) != 2:  # not tracking (TRACK = 2)
+            if _at_or_before(self.cmd_modes, stamp_ns, default=self.mode) != Mode.TRACK:
                 continue
-            if stamp_ns in self.refs:
-                ref, self.exact = self.refs[stamp_ns], self.exact + 1
-            else:
-                ref = _at_or_before(self.refs, stamp_ns)
+            ref = _at_or_before(self.refs, stamp_ns)
             if ref is None:  # no reference yet, or an invalid one: nothing to score
                 continue
-            self.pos_err.append(np.abs(q - ref[0]))
-            self.vel_err.append(np.abs(dq - ref[1]))
+            self.exact += stamp_ns in self.refs
+            pos_err = np.abs(q - ref[0])
+            self.tracked += 1
+            self.pos_err_sum += float(pos_err.sum())
+            self.vel_err_sum += float(np.abs(dq - ref[1]).sum())
+            self.pos_err_max = max(self.pos_err_max, float(pos_err.max()))
 
     def summary(self) -> MonitorSummary:
         self._score(final=True)
-        pe = np.array(self.pos_err) if self.pos_err else np.full((0, NUM_JOINTS), np.nan)
-        ve = np.array(self.vel_err) if self.vel_err else np.full((0, NUM_JOINTS), np.nan)
+        n = self.tracked * NUM_JOINTS
         sim_t = self.t_last - self.t_first if self.states else 0.0
         wall_t = self.wall_last - self.wall_first if self.states else 0.0
         return MonitorSummary(
             states=self.states,
-            tracked_steps=len(pe),
+            tracked_steps=self.tracked,
             exact_pairs=self.exact,
-            mpjpe_rad=float(pe.mean()) if len(pe) else float("nan"),
-            mpjve_rad_s=float(ve.mean()) if len(ve) else float("nan"),
-            max_joint_err_rad=float(pe.max()) if len(pe) else float("nan"),
+            mpjpe_rad=self.pos_err_sum / n if n else float("nan"),
+            mpjve_rad_s=self.vel_err_sum / n if n else float("nan"),
+            max_joint_err_rad=self.pos_err_max if n else float("nan"),
             sim_time_s=float(sim_t),
             wall_time_s=float(wall_t),
             realtime_factor=float(sim_t / wall_t) if wall_t > 0 else float("nan"),

@@ -164,10 +164,8 @@ def scenario_nodes(
                 params["use_sim_time"] = True
             if lockstep and name == "policy_node":
                 params["trigger"] = "state"
-                if source in (
-                    "file",
-                    "bag",
-                ):  # references stamped per /clock tick (player, bag --follow-clock)
+                # the references come stamped per /clock tick (reference_player, bag play --follow-clock)
+                if source in ("file", "bag"):
                     params["reference_wait_s"] = LOCKSTEP_REFERENCE_WAIT_S
             if lockstep and name == "reference_player":
                 params["sync"] = "clock"

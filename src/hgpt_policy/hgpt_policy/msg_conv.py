@@ -6,8 +6,15 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion
 
+from hgpt_core.stamps import sec_to_sec_nanosec
 from hgpt_msgs.msg import JointCommand, MotionReference, RobotState, TrackingStatus
 from hgpt_policy.controller import Command, ReferenceSample, RobotSample, Status
+
+
+def time_msg(t: float) -> Time:
+    """Seconds -> builtin_interfaces/Time, rounded to the nanosecond (carry included)."""
+    sec, nanosec = sec_to_sec_nanosec(t)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def quat_wxyz_from_msg(q: Quaternion) -> np.ndarray:

@@ -90,8 +90,8 @@ class PolicyNode(Node):
 
     def on_reference(self, msg: MotionReference) -> None:
         if self.trigger == "state":
-            self.ref_ns = max(self.ref_ns, stamp_to_ns(msg.header.stamp))
-            received = stamp_to_ns(msg.header.stamp) * 1e-9
+            ns = stamp_to_ns(msg.header.stamp)
+            self.ref_ns, received = max(self.ref_ns, ns), ns * 1e-9
         else:
             received = self.now()
         sample = reference_sample_from_msg(msg, received)

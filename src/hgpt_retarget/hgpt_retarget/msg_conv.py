@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Quaternion, Vector3
 
 from hgpt_core.rotations import angular_velocity_w
+from hgpt_core.stamps import stamp_to_sec
 from hgpt_msgs.msg import HumanPose, MotionReference
+from hgpt_policy.msg_conv import time_msg
 from hgpt_retarget.live import LiveFrame
-
-
-def stamp_to_sec(stamp: Time) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec
-
-
-def sec_to_stamp(t: float) -> Time:
-    sec = int(np.floor(t))
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
 
 
 def human_pose_from_msg(msg: HumanPose) -> tuple[tuple[str, ...], np.ndarray, float]:
@@ -43,7 +35,7 @@ def human_pose_to_msg(
     Optional ``quats`` (J, 4) are wxyz (sent as ROS xyzw); ``confidence`` (J,) in [0, 1].
     """
     msg = HumanPose()
-    msg.header.stamp, msg.header.frame_id = sec_to_stamp(t), frame_id
+    msg.header.stamp, msg.header.frame_id = time_msg(t), frame_id
     msg.skeleton, msg.joint_names = skeleton, list(names)
     msg.positions = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in positions]
     if quats is not None:
@@ -67,7 +59,7 @@ def frame_to_msg(
 ) -> MotionReference:
     """LiveFrame -> MotionReference; velocities by finite difference from the previous published frame."""
     msg = MotionReference()
-    msg.header.stamp, msg.header.frame_id = sec_to_stamp(frame.stamp), frame_id
+    msg.header.stamp, msg.header.frame_id = time_msg(frame.stamp), frame_id
     p, q = frame.root_pos, frame.root_quat
     msg.root_position = Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
     msg.root_orientation = Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))

@@ -8,15 +8,9 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from hgpt_core.g1 import G1_JOINT_NAMES
-from hgpt_core.stamps import sec_to_sec_nanosec
 from hgpt_msgs.msg import JointCommand, RobotState
+from hgpt_policy.msg_conv import time_msg
 from hgpt_sim.sim_robot import PDCommand
-
-
-def time_msg(t: float) -> Time:
-    """Seconds -> builtin_interfaces/Time, rounded to the nanosecond (carry included)."""
-    sec, nanosec = sec_to_sec_nanosec(t)
-    return Time(sec=sec, nanosec=nanosec)
 
 
 def command_from_msg(msg: JointCommand) -> PDCommand:

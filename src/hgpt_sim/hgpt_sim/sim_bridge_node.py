@@ -52,7 +52,6 @@ class SimBridgeNode(Node):
         self.create_service(SimControl, "/hgpt/sim/control", self.on_control)
         self.tick = 0
         self.overruns = 0
-        self.ignored = 0  # lock-step: commands not answering the current state
         self.state_ns = -1  # stamp [ns] of the last published state
         self.last_cmd_wall = 0.0
         self.last_status = ""
@@ -66,7 +65,6 @@ class SimBridgeNode(Node):
         if self.mode == "lockstep" and stamp_to_ns(msg.header.stamp) != self.state_ns:
             # Lock-step: a command answers the state stamped with the same time; any other one (a repeat
             # after a kick, a late one) must not advance the simulation a second time.
-            self.ignored += 1
             return
         problems = self.robot.command(command_from_msg(msg))
         if problems:
