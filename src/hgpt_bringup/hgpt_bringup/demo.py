@@ -117,6 +117,8 @@ GRAPH_KEYS = (
 
 def run(args: DemoArgs) -> int:
     human = Path(args.human) if args.human else bundled_human_path()
+    if not human.is_file():
+        raise SystemExit(f"hgpt demo: {human}: no such file")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     t = {}

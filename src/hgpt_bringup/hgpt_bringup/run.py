@@ -12,6 +12,7 @@ import importlib
 import sys
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import rclpy
 import tyro
@@ -48,7 +49,7 @@ class RunArgs:
     """Stop once the robot state reaches this time [s] (simulation time with robot sim; 0 = no limit)."""
     summary: str = ""
     """Write the tracking monitor's summary (JSON) here when the run stops."""
-    executor: str = "events"
+    executor: Literal["events", "single", "multi"] = "events"
     """events (rclpy's EventsExecutor, C++ event queue; fastest) | single (SingleThreadedExecutor) | multi
     (MultiThreadedExecutor, 4 threads: measured 0.5x real time on 2 cores, the GIL and thread hand-offs)."""
 
