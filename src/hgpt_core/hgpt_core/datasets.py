@@ -6,12 +6,15 @@ every clip carries its provenance. The shared folder is ``$HGPT_SHARED_DATA`` or
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import MotionClip
 
@@ -98,3 +101,47 @@ def iter_g1_clips(root: Path | None = None, sources: tuple[str, ...] | None = No
             continue
         for path in iter_source_files(src, root):
             yield load_clip(path, fps=src.fps, source=src.name, licence=src.licence)
+
+
+CSV_SIDECAR_SUFFIX = ".json"
+"""A CSV's frame rate sidecar: ``walk.csv`` -> ``walk.csv.json`` holding ``{"fps": 30}``."""
+
+
+@lru_cache(maxsize=32)
+def _catalogued(root: Path, glob: str) -> frozenset[Path]:
+    return frozenset(p.resolve() for p in root.glob(glob))
+
+
+def csv_fps(path: str | os.PathLike, root: Path | None = None) -> float:
+    """The frame rate [Hz] of a CSV motion file, which does not store one. Never guessed.
+
+    In order: the sidecar ``<file>.json`` (``{"fps": 60}``), then the catalogue :data:`G1_SOURCES` for a
+    file that IS one of the shared data folder's catalogued files (``root``, default
+    :func:`shared_data_dir`). A copy elsewhere, or any other CSV, raises.
+
+    Raises:
+        MotionFormatError: no rate known; the message says what to pass (``--fps`` or the sidecar).
+    """
+    p = Path(path)
+    side = p.with_name(p.name + CSV_SIDECAR_SUFFIX)
+    if side.is_file():
+        try:
+            fps = float(json.loads(side.read_text())["fps"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MotionFormatError(
+                f'{side}: unreadable fps sidecar, expected {{"fps": 30}} ({exc})'
+            ) from exc
+        if not fps > 0:
+            raise MotionFormatError(f"{side}: fps must be > 0, got {fps}")
+        return fps
+    root = root or shared_data_dir()
+    if root is not None and p.is_file():
+        rp = p.resolve()
+        for src in G1_SOURCES:
+            if src.fps is not None and rp in _catalogued(Path(root).resolve(), src.glob):
+                return float(src.fps)
+    raise MotionFormatError(
+        f"{p}: a CSV motion file does not store its frame rate and this one is not a catalogued shared "
+        f"clip; pass it (--fps 30 for LAFAN1-style clips, --fps 60 for g1_moves; fps= in Python) or write "
+        f'a sidecar {side.name} holding {{"fps": 30}}'
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hgpt_core.datasets import SOURCES_BY_NAME
+from hgpt_core.datasets import csv_fps
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import CONTROL_FPS
 from hgpt_core.reference import ReferenceMotion
@@ -87,9 +87,16 @@ class MotionBank:
         return len(self.names)
 
     @classmethod
-    def from_files(cls, paths: Sequence[str | Path], fps: float = CONTROL_FPS) -> MotionBank:
-        """Load clips with :func:`hgpt_core.formats.load_clip` (frame rate from the file or its source)."""
-        return cls([ReferenceMotion.from_clip(load_motion_file(p), fps=fps) for p in paths])
+    def from_files(
+        cls, paths: Sequence[str | Path], fps: float = CONTROL_FPS, *, csv_fps: float | None = None
+    ) -> MotionBank:
+        """Load clips with :func:`load_motion_file`, resampled to ``fps`` [Hz].
+
+        ``csv_fps`` is the input rate [Hz] of CSV files (they do not store one); without it a CSV's rate
+        comes from its sidecar or the shared-data catalogue (:func:`hgpt_core.datasets.csv_fps`), else
+        loading raises :class:`~hgpt_core.errors.MotionFormatError` saying what to pass.
+        """
+        return cls([ReferenceMotion.from_clip(load_motion_file(p, fps=csv_fps), fps=fps) for p in paths])
 
     def frame(self, clip_ids: np.ndarray, frames: np.ndarray) -> RefFrame:
         """Reference of each env at its frame (clamped to the clip). Shapes: (N,) -> RefFrame (N, ·)."""
@@ -105,12 +112,10 @@ class MotionBank:
         return self.names.index(name)
 
 
-def load_motion_file(path: str | Path):
-    """Load a G1 clip; fps-less formats (CSV) take the frame rate of the shared-data source they are in."""
+def load_motion_file(path: str | Path, *, fps: float | None = None):
+    """Load a G1 clip. A CSV's input rate [Hz] is ``fps``, else :func:`hgpt_core.datasets.csv_fps`
+    (sidecar ``<file>.json`` with ``{"fps": ...}``, or the shared-data catalogue); never a guess."""
     path = Path(path)
-    fps = None
-    if path.suffix == ".csv":
-        parts = set(path.parts)
-        src = "g1_moves" if "g1_moves" in parts else "lafan1"
-        fps = SOURCES_BY_NAME[src].fps
+    if path.suffix.lower() == ".csv" and fps is None:
+        fps = csv_fps(path)
     return load_clip(path, fps=fps)

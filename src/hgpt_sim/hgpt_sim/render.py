@@ -42,11 +42,35 @@ def build_render_model():
     return spec.compile()
 
 
+def caption_frame(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 with ``lines`` of white text on a dark band at the top (Pillow)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    band = 4 + 13 * len(lines)
+    draw.rectangle((0, 0, img.width, band), fill=(20, 20, 20))
+    for i, line in enumerate(lines):
+        draw.text((5, 3 + 13 * i), line, fill=(255, 255, 255))
+    return np.asarray(img)
+
+
 def render_frames(
-    qpos: np.ndarray, ref_qpos: np.ndarray, width: int = 480, height: int = 360, stride: int = 1
+    qpos: np.ndarray,
+    ref_qpos: np.ndarray,
+    width: int = 480,
+    height: int = 360,
+    stride: int = 1,
+    caption: str = "",
+    control_dt: float = 0.02,
+    progress: bool = False,
 ) -> list[np.ndarray]:
-    """RGB frames (H, W, 3) uint8 of robot ``qpos`` and ghost ``ref_qpos`` (T, 36 each), every ``stride``."""
+    """RGB frames (H, W, 3) uint8 of robot ``qpos`` and ghost ``ref_qpos`` (T, 36 each), every ``stride``.
+
+    With ``caption``, each frame carries it and its time ``t = k control_dt`` [s] (grey robot, blue ghost =
+    reference)."""
     import mujoco
+    from tqdm import tqdm
 
     m = build_render_model()
     d = mujoco.MjData(m)
@@ -55,14 +79,19 @@ def render_frames(
     cam.distance, cam.azimuth, cam.elevation = 3.2, 135.0, -15.0
     frames = []
     with mujoco.Renderer(m, height, width) as renderer:
-        for t in range(0, len(qpos), stride):
+        steps = range(0, len(qpos), stride)
+        for t in tqdm(steps, desc="rendering video", unit="frame", disable=not progress):
             d.qpos[:36], d.qpos[36:72] = qpos[t], ref_qpos[t]
             mujoco.mj_forward(m, d)
             cam.lookat[:] = (qpos[t, 0], qpos[t, 1], 0.8)
             renderer.update_scene(d, camera=cam)
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False  # 2.5x faster on llvmpipe
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-            frames.append(renderer.render().copy())
+            img = renderer.render().copy()
+            if caption:
+                lines = [caption, f"t = {t * control_dt:5.2f} s   grey: robot, blue: reference"]
+                img = caption_frame(img, lines)
+            frames.append(img)
     return frames
 
 
@@ -88,9 +117,9 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
         return out
 
 
-def _render_job(qpos, ref_qpos, path, fps, width, height, stride, queue) -> None:
+def _render_job(qpos, ref_qpos, path, fps, width, height, stride, queue, caption="", dt=0.02, progress=False):
     try:
-        frames = render_frames(qpos, ref_qpos, width, height, stride)
+        frames = render_frames(qpos, ref_qpos, width, height, stride, caption, dt, progress)
         queue.put(("ok", str(write_video(frames, Path(path), fps))))
     except Exception as exc:  # report to the parent: a missing GL backend is not a harness failure
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -106,13 +135,18 @@ def render_video_subprocess(
     height: int = 360,
     gl: str | None = None,
     timeout_s: float = 600.0,
+    caption: str = "",
+    progress: bool = False,
 ) -> tuple[Path | None, str]:
-    """Render in a spawned process (GL chosen there). Returns (video path or None, message)."""
+    """Render in a spawned process (GL chosen there). Returns (video path or None, message).
+
+    ``caption`` (e.g. policy, clip, "first N s of M") is written on every frame with its time."""
     gl = gl or os.environ.get("MUJOCO_GL", "egl")
     stride = max(1, int(round(1.0 / (fps * control_dt))))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     args = (qpos, ref_qpos, str(path), 1.0 / (stride * control_dt), width, height, stride, queue)
+    args += (caption, control_dt, progress)
     proc = ctx.Process(target=_render_job, args=args)
     # The child picks its GL backend when it imports mujoco (possibly while unpickling): set it before start.
     previous = os.environ.get("MUJOCO_GL")

@@ -1,4 +1,9 @@
-"""Keypoint tracking reward (Humanoid-GPT Eq. 1, supplementary Table 3) and the peers' fall rule.
+"""Keypoint tracking reward (Humanoid-GPT Eq. 1, supplementary Table 3) and the fall rules.
+
+Two fall rules share one detector (:class:`FallDetector`): ``FallConfig()`` is the peers' TRAINING
+termination (anchor height off by 0.25 m either way, tilt, any hand/foot height off by 0.25 m);
+``FallConfig.evaluation()`` is DESIGN §5's physical fall that evaluation's SR counts (tilt, anchor more than
+0.25 m BELOW its reference, NaN). A hand/foot off its height is a tracking failure there, not a fall.
 
 ``R = R_pos + R_rot + R_vel + R_penal`` with ``R_x = sum_k w_k exp(-alpha_x e_k)`` over the 14 keypoint
 bodies (lower body w 1.5, upper body 0.75). Error units, chosen here because the paper gives only the
@@ -56,16 +61,26 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class FallConfig:
-    """Peers' fall rule (mjlab tracking / BeyondMimic thresholds; DESIGN §5). Never counts yaw."""
+    """A fall rule. Defaults: the peers' training termination (mjlab tracking / BeyondMimic thresholds).
+
+    :meth:`evaluation` gives DESIGN §5's fall (what SR counts). Neither rule ever counts yaw.
+    """
 
     anchor_height: float = 0.25
-    """|z_anchor - z_anchor_ref| above which the robot has fallen [m]."""
+    """|z_anchor - z_anchor_ref| above which the robot has fallen [m] (only below, see anchor_below_only)."""
     tilt: float = 0.8
     """|g_z - g_z_ref| of the anchor's projected gravity (roll/pitch only) above which it has fallen."""
-    ee_height: float = 0.25
-    """|z_ee - z_ee_ref| of any hand/foot above which it has fallen [m]."""
+    ee_height: float | None = 0.25
+    """|z_ee - z_ee_ref| of any hand/foot above which it has fallen [m] (None: never)."""
     joint_limit: float | None = None
     """Terminate when any joint exceeds its hard limit by more than this [rad] (None: never)."""
+    anchor_below_only: bool = False
+    """Count the anchor height only when it is BELOW its reference (z_ref - z > anchor_height)."""
+
+    @classmethod
+    def evaluation(cls) -> FallConfig:
+        """DESIGN §5 fall: tilt error > 0.8, anchor > 0.25 m below its reference, or NaN (no hand/foot)."""
+        return cls(anchor_height=0.25, tilt=0.8, ee_height=None, anchor_below_only=True)
 
 
 def keypoint_weights(names: tuple[str, ...], cfg: RewardConfig) -> np.ndarray:
@@ -146,6 +161,11 @@ class FallDetector:
         self.anchor = body_names.index(ANCHOR_BODY)
         self.ee = np.array([body_names.index(b) for b in END_EFFECTOR_BODIES])
 
+    def ee_height_error(self, state: PhysicsState, ref: RefFrame) -> np.ndarray:
+        """Largest |z_ee - z_ee_ref| over the hands and feet [m]. Shape: (N,)."""
+        e = self.ee
+        return np.abs(state.body_pos_w[:, e, 2] - ref.keypoint_pos_w[:, e, 2]).max(-1)
+
     def __call__(self, state: PhysicsState, ref: RefFrame) -> dict[str, np.ndarray]:
         """Boolean (N,) per reason: anchor_height, tilt, ee_height, nan, joint_limit; and ``any``."""
         c, a = self.cfg, self.anchor
@@ -153,10 +173,13 @@ class FallDetector:
         g = projected_gravity(state.body_quat_w[:, a])[:, 2]
         g_ref = projected_gravity(ref.keypoint_quat_w[:, a])[:, 2]
         finite = np.isfinite(state.qpos).all(-1) & np.isfinite(state.qvel).all(-1)
+        dz = z_ref[:, a] - z[:, a] if c.anchor_below_only else np.abs(z[:, a] - z_ref[:, a])
         out = {
-            "anchor_height": np.abs(z[:, a] - z_ref[:, a]) > c.anchor_height,
+            "anchor_height": dz > c.anchor_height,
             "tilt": np.abs(g - g_ref) > c.tilt,
-            "ee_height": (np.abs(z[:, self.ee] - z_ref[:, self.ee]) > c.ee_height).any(-1),
+            "ee_height": self.ee_height_error(state, ref) > c.ee_height
+            if c.ee_height is not None
+            else np.zeros(len(z), dtype=bool),
             "nan": ~finite,
         }
         if c.joint_limit is not None:
