@@ -4,6 +4,12 @@ The pure core (:class:`TrackingMonitor`) pairs each robot state with the referen
 (exact stamp in lock-step, else the newest reference received before the state) and accumulates the
 errors of the steps where the policy was tracking; :class:`TrackingMonitorNode` feeds it from ROS.
 ``hgpt run`` starts one and prints its summary when it stops.
+
+It judges like ``hgpt eval`` (DESIGN §5): the fall is :meth:`hgpt_sim.rewards.FallConfig.evaluation`
+(anchor = torso tilt error > 0.8, torso more than 0.25 m below the reference's, NaN), evaluated on the
+torso pose from forward kinematics of the robot's root truth and of the reference; scoring stops at the
+fall and, given ``clip_seconds``, at the clip's end. Without root truth (a real robot) only the pelvis
+tilt from the IMU is checked (|up_z| < :data:`FALL_TILT`).
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from hgpt_core.g1 import NUM_JOINTS
+from hgpt_core.g1 import ANCHOR_BODY, NUM_JOINTS
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_policy.controller import Mode
 
 FALL_TILT = 0.8
-"""Fall: the pelvis z axis below this cosine of the tilt from vertical (|g_z| < 0.8, about 37 deg)."""
+"""Fall without root truth: the pelvis z axis below this cosine of the tilt from vertical (about 37 deg)."""
 
 
 @dataclass
@@ -43,6 +49,9 @@ class MonitorSummary:
     modes: dict[str, int]  # status mode name -> count
     commands: int  # joint commands received (one per stamp; repeats skipped)
     command_digest: str  # sha256 of the commands' stamps and targets in order: equal runs, equal digests
+    fall_reason: str = ""  # anchor_height / tilt / nan (hgpt eval's rule) or imu_tilt (no root truth)
+    scored_s: float = 0.0  # tracking time scored [s] (to the fall or the clip's end)
+    past_clip_end: int = 0  # tracked states after the clip's end (not scored)
 
     def table(self, keys: tuple[str, ...] | None = None) -> str:
         """A two-column markdown table (of ``keys`` only, when given)."""
@@ -64,10 +73,20 @@ class TrackingMonitor:
     KEEP = 250  # references kept (5 s at 50 Hz)
     LAG_NS = 200_000_000  # [ns] how long a state waits for the reference stamped like it
 
-    def __init__(self) -> None:
-        # stamp [ns] -> (q, dq) of the reference; None: an invalid one
-        self.refs: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
-        self.pending: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # tracked states not scored yet
+    def __init__(self, clip_seconds: float | None = None, fall=None) -> None:
+        """``clip_seconds``: the clip's duration [s] from its first reference (None: a live stream, no end);
+        ``fall``: a :class:`hgpt_sim.rewards.FallConfig` (default ``FallConfig.evaluation()``)."""
+        from hgpt_sim.rewards import FallConfig
+
+        self.fall_cfg = fall or FallConfig.evaluation()
+        self.clip_ns = None if clip_seconds is None else int(round(clip_seconds * 1e9))
+        self.ref_first_ns: int | None = None  # stamp of the first valid reference: the clip's start
+        self.fall_reason = ""
+        self.past_end = 0
+        self._fk = None
+        # stamp [ns] -> (q, dq, root_pos, root_quat) of the reference; None: an invalid one
+        self.refs: dict[int, tuple | None] = {}
+        self.pending: deque[tuple] = deque()  # tracked states not scored yet
         self.mode = -1
         self.faults = 0
         self.modes: dict[str, int] = {}
@@ -98,9 +117,20 @@ class TrackingMonitor:
         self.digest.update(np.ascontiguousarray(q, dtype=np.float64).tobytes())
         self.digest.update(np.ascontiguousarray(kp, dtype=np.float64).tobytes())
 
-    def on_reference(self, stamp_ns: int, q: np.ndarray, dq: np.ndarray, valid: bool) -> None:
-        """A reference frame: joint positions (29,) [rad] and velocities (29,) [rad/s]."""
-        self.refs[stamp_ns] = (q, dq) if valid else None
+    def on_reference(
+        self,
+        stamp_ns: int,
+        q: np.ndarray,
+        dq: np.ndarray,
+        valid: bool,
+        root_pos: np.ndarray | None = None,
+        root_quat: np.ndarray | None = None,
+    ) -> None:
+        """A reference frame: joint positions (29,) [rad], velocities (29,) [rad/s], pelvis pose (3,) [m] and
+        (4,) wxyz (the pose is needed for the anchor fall rule)."""
+        self.refs[stamp_ns] = (q, dq, root_pos, root_quat) if valid else None
+        if valid and (self.ref_first_ns is None or stamp_ns < self.ref_first_ns):
+            self.ref_first_ns = stamp_ns
         _trim(self.refs, self.KEEP)
         self._score(final=False)
 
@@ -110,30 +140,75 @@ class TrackingMonitor:
         name = Mode(mode).name if mode in set(Mode) else str(mode)
         self.modes[name] = self.modes.get(name, 0) + 1
 
-    def on_state(self, stamp_ns: int, q: np.ndarray, dq: np.ndarray, up_z: float, wall: float) -> None:
-        """A robot state: joints (29,) and the z component of the pelvis up axis in the world."""
+    def on_state(
+        self,
+        stamp_ns: int,
+        q: np.ndarray,
+        dq: np.ndarray,
+        up_z: float,
+        wall: float,
+        root_pos: np.ndarray | None = None,
+        root_quat: np.ndarray | None = None,
+    ) -> None:
+        """A robot state: joints (29,), the z component of the pelvis up axis in the world and, when known
+        (simulation, mocap), the pelvis pose (3,) [m], (4,) wxyz."""
         self.states += 1
         t = stamp_ns * 1e-9
         if self.states == 1:
             self.t_first, self.wall_first = t, wall
         self.t_last, self.wall_last = t, wall
-        if up_z < FALL_TILT and np.isnan(self.fall_time):
-            self.fall_time = t
         if np.isnan(self.fall_time):  # score the tracking steps before any fall
-            self.pending.append((stamp_ns, q, dq))
+            self.pending.append((stamp_ns, q, dq, up_z, root_pos, root_quat))
         self._score(final=False)
+
+    @property
+    def clip_ended(self) -> bool:
+        """The newest state is past the clip's end (known only with ``clip_seconds``)."""
+        if self.clip_ns is None or self.ref_first_ns is None or not self.states:
+            return False
+        return self.t_last * 1e9 > self.ref_first_ns + self.clip_ns + 1e6
+
+    def _anchor(self, root_pos, root_quat, q) -> tuple[np.ndarray, np.ndarray]:
+        if self._fk is None:
+            from hgpt_core.kinematics import G1Kinematics
+
+            self._fk = G1Kinematics()
+        fk = self._fk.forward(np.asarray(root_pos), np.asarray(root_quat), np.asarray(q))
+        pos, quat = fk.body(ANCHOR_BODY)
+        return pos[:, 2], quat
+
+    def _fall(self, q, dq, up_z, root_pos, root_quat, ref) -> str:
+        """The fall reason of a state against its reference ("" = no fall)."""
+        if not (np.isfinite(q).all() and np.isfinite(dq).all()):
+            return "nan"
+        if root_pos is None or ref[2] is None:
+            return "imu_tilt" if up_z < FALL_TILT else ""
+        from hgpt_sim.rewards import anchor_fall
+
+        z, quat = self._anchor(root_pos, root_quat, q)
+        z_ref, quat_ref = self._anchor(ref[2], ref[3], ref[0])
+        why = anchor_fall(z, quat, z_ref, quat_ref, self.fall_cfg)
+        return ",".join(k for k in ("anchor_height", "tilt") if why[k][0])
 
     def _score(self, final: bool) -> None:
         """Pair pending states with their reference: the one stamped alike (it may arrive after the state),
         else the newest one before. A state waits ``LAG_NS`` of newer states for its exact reference."""
         newest = self.pending[-1][0] if self.pending else 0
         while self.pending and (final or newest - self.pending[0][0] > self.LAG_NS):
-            stamp_ns, q, dq = self.pending.popleft()
+            stamp_ns, q, dq, up_z, root_pos, root_quat = self.pending.popleft()
             if _at_or_before(self.cmd_modes, stamp_ns, default=self.mode) != Mode.TRACK:
                 continue
             ref = _at_or_before(self.refs, stamp_ns)
             if ref is None:  # no reference yet, or an invalid one: nothing to score
                 continue
+            if self.clip_ns is not None and stamp_ns > self.ref_first_ns + self.clip_ns:
+                self.past_end += 1  # the clip is over (the player holds its last frame): hgpt eval stops here
+                continue
+            reason = self._fall(q, dq, up_z, root_pos, root_quat, ref)
+            if reason:
+                self.fall_time, self.fall_reason = stamp_ns * 1e-9, reason
+                self.pending.clear()
+                break
             self.exact += stamp_ns in self.refs
             pos_err = np.abs(q - ref[0])
             self.tracked += 1
@@ -162,6 +237,9 @@ class TrackingMonitor:
             modes=dict(self.modes),
             commands=self.commands,
             command_digest=self.digest.hexdigest()[:16],
+            fall_reason=self.fall_reason,
+            scored_s=self.tracked * 0.02,
+            past_clip_end=self.past_end,
         )
 
 
@@ -186,8 +264,10 @@ def write_summary(summary: MonitorSummary, path: str) -> None:
     atomic_write_bytes(path, (json.dumps(d, indent=2) + "\n").encode())
 
 
-def make_monitor_node(**kwargs):
-    """A rclpy node feeding a :class:`TrackingMonitor` (imported lazily: the core has no rclpy)."""
+def make_monitor_node(clip_seconds: float | None = None, **kwargs):
+    """A rclpy node feeding a :class:`TrackingMonitor` (imported lazily: the core has no rclpy).
+
+    ``clip_seconds``: the played clip's duration [s]; scoring stops at its end (as in hgpt eval)."""
     from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
 
@@ -198,7 +278,7 @@ def make_monitor_node(**kwargs):
     class TrackingMonitorNode(Node):
         def __init__(self) -> None:
             super().__init__("tracking_monitor", **kwargs)
-            self.core = TrackingMonitor()
+            self.core = TrackingMonitor(clip_seconds)
             self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
             self.create_subscription(MotionReference, "/hgpt/reference", self.on_reference, 10)
             self.create_subscription(TrackingStatus, "/hgpt/status", self.on_status, 10)
@@ -209,7 +289,9 @@ def make_monitor_node(**kwargs):
 
         def on_reference(self, msg: MotionReference) -> None:
             q, dq = np.array(msg.joint_positions), np.array(msg.joint_velocities)
-            self.core.on_reference(stamp_to_ns(msg.header.stamp), q, dq, msg.valid)
+            p, o = msg.root_position, msg.root_orientation
+            pos, quat = np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z])
+            self.core.on_reference(stamp_to_ns(msg.header.stamp), q, dq, msg.valid, pos, quat)
 
         def on_status(self, msg: TrackingStatus) -> None:
             self.core.on_status(msg.mode, msg.fault)
@@ -217,12 +299,18 @@ def make_monitor_node(**kwargs):
         def on_state(self, msg: RobotState) -> None:
             o = msg.imu_orientation
             up = quat_apply(np.array([o.w, o.x, o.y, o.z]), np.array([0.0, 0.0, 1.0]))
+            pos = quat = None
+            if msg.has_root_truth:
+                p, r = msg.root_pose.position, msg.root_pose.orientation
+                pos, quat = np.array([p.x, p.y, p.z]), np.array([r.w, r.x, r.y, r.z])
             self.core.on_state(
                 stamp_to_ns(msg.header.stamp),
                 np.array(msg.q),
                 np.array(msg.dq),
                 float(up[2]),
                 time.perf_counter(),
+                pos,
+                quat,
             )
 
     return TrackingMonitorNode()

@@ -21,6 +21,7 @@ from rclpy.parameter import Parameter
 
 from hgpt_bringup.monitor import MonitorSummary, make_monitor_node, write_summary
 from hgpt_bringup.scenarios import NodeSpec, ScenarioError, scenario_nodes
+from hgpt_core.errors import HgptError
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class RunArgs:
     """file | mocap | bag."""
     motion: str = ""
     """Motion file for source file (default: the bundled walking clip)."""
+    fps: float = 0.0
+    """Frame rate [Hz] of a CSV motion (CSV stores none; 0: its sidecar <file>.csv.json or the shared-data
+    catalogue, else an error saying to pass --fps)."""
+    stop_at_clip_end: bool = True
+    """Stop when a non-looping clip (source file) has played to its end: the monitor scores the span
+    ``hgpt eval`` scores."""
     policy: str = ""
     """Policy: 'zero' or a path to an exported .onnx/.pt (default: the scenario config's)."""
     lockstep: bool = False
@@ -82,13 +89,36 @@ def make_executor(kind: str):
     raise ScenarioError(f"executor {kind!r} is not valid; valid values: multi, single, events")
 
 
+def clip_seconds(specs: list[NodeSpec]) -> float | None:
+    """Playing time [s] of the reference_player's clip (None: no player, or it loops)."""
+    player = next((s for s in specs if s.name == "reference_player"), None)
+    if player is None or player.parameters.get("loop", False):
+        return None
+    from hgpt_retarget.player import ReferencePlayer  # retargets human files through the disk cache
+
+    p = player.parameters
+    ref = ReferencePlayer.from_file(p["motion"], fps=p.get("fps") or None, speed=p.get("speed", 1.0))
+    return ref.duration / ref.speed
+
+
+def csv_rate(motion: str, fps: float) -> float:
+    """A CSV motion's frame rate: ``fps``, else its sidecar or the catalogue (raises if none); 0 otherwise."""
+    if fps or not motion.lower().endswith(".csv"):
+        return fps
+    from hgpt_core.datasets import csv_fps
+
+    return csv_fps(motion)
+
+
 def run(args: RunArgs) -> int:
     try:
+        fps = csv_rate(args.motion, args.fps) if args.source == "file" else args.fps
         specs = scenario_nodes(
             args.scenario, robot=args.robot, source=args.source, motion=args.motion, policy=args.policy,
-            lockstep=args.lockstep, record=args.record, record_out=args.record_out,
+            lockstep=args.lockstep, record=args.record, record_out=args.record_out, fps=fps,
         )  # fmt: skip
-    except ScenarioError as exc:
+        end_s = clip_seconds(specs) if args.stop_at_clip_end else None
+    except (HgptError, ValueError, FileNotFoundError) as exc:
         print(f"hgpt run: {exc}", file=sys.stderr)
         return 2
     rclpy.init()
@@ -98,7 +128,7 @@ def run(args: RunArgs) -> int:
         for spec in specs:
             nodes.append(instantiate(spec))
             executor.add_node(nodes[-1])
-        monitor = make_monitor_node()
+        monitor = make_monitor_node(end_s)
         nodes.append(monitor)
         executor.add_node(monitor)
         print(f"hgpt run {args.scenario}: {', '.join(s.name for s in specs)}", flush=True)
@@ -108,6 +138,9 @@ def run(args: RunArgs) -> int:
         while rclpy.ok() and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.1)
             if core.states and core.t_last - core.t_first >= sim_end:
+                break
+            if core.clip_ended:
+                print(f"the clip ended ({end_s:.2f} s)", flush=True)
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

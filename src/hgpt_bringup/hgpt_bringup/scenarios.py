@@ -113,6 +113,7 @@ def scenario_nodes(
     config: str | Path | None = None,
     record: bool = False,
     record_out: str = "",
+    fps: float = 0.0,
 ) -> list[NodeSpec]:
     """The nodes of ``scenario`` with their parameters.
 
@@ -129,6 +130,7 @@ def scenario_nodes(
         config: A YAML file replacing ``config/<scenario>.yaml``.
         record: Add bag_recorder: :data:`RECORD_TOPICS` into a rosbag2 mcap bag (wall-clock receive times).
         record_out: The new bag folder (empty: ``rosbag2_<date-time>`` in the working folder).
+        fps: Frame rate [Hz] of a CSV ``motion`` (reference_player's ``fps``; 0: the file's own).
 
     Raises:
         ScenarioError: bad argument, with the valid values.
@@ -151,6 +153,8 @@ def scenario_nodes(
         params = dict(cfg.get(name, {}))
         if name == "reference_player" and motion:
             params["motion"] = motion
+        if name == "reference_player" and fps:
+            params["fps"] = float(fps)
         if name == "mocap_source" and motion:
             params["source"] = motion
         if name == "policy_node" and policy:

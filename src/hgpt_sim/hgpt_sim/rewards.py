@@ -150,6 +150,21 @@ def max_reward(weights: np.ndarray) -> float:
     return float(3.0 * weights.sum())
 
 
+def anchor_fall(
+    z: np.ndarray, quat: np.ndarray, z_ref: np.ndarray, quat_ref: np.ndarray, cfg: FallConfig
+) -> dict[str, np.ndarray]:
+    """The anchor's part of a fall rule: ``anchor_height`` and ``tilt``, each (N,) bool.
+
+    Args:
+        z, z_ref: Anchor (torso) height of the robot and of the reference [m], (N,).
+        quat, quat_ref: Their world orientations (wxyz), (N, 4). Only roll/pitch count (projected gravity z).
+    """
+    g = projected_gravity(np.asarray(quat))[..., 2]
+    g_ref = projected_gravity(np.asarray(quat_ref))[..., 2]
+    dz = z_ref - z if cfg.anchor_below_only else np.abs(z - z_ref)
+    return {"anchor_height": dz > cfg.anchor_height, "tilt": np.abs(g - g_ref) > cfg.tilt}
+
+
 class FallDetector:
     """Evaluates :class:`FallConfig` on a :class:`PhysicsState` whose bodies are ``body_names``."""
 
@@ -169,14 +184,16 @@ class FallDetector:
     def __call__(self, state: PhysicsState, ref: RefFrame) -> dict[str, np.ndarray]:
         """Boolean (N,) per reason: anchor_height, tilt, ee_height, nan, joint_limit; and ``any``."""
         c, a = self.cfg, self.anchor
-        z, z_ref = state.body_pos_w[..., 2], ref.keypoint_pos_w[..., 2]
-        g = projected_gravity(state.body_quat_w[:, a])[:, 2]
-        g_ref = projected_gravity(ref.keypoint_quat_w[:, a])[:, 2]
+        z = state.body_pos_w[..., 2]
         finite = np.isfinite(state.qpos).all(-1) & np.isfinite(state.qvel).all(-1)
-        dz = z_ref[:, a] - z[:, a] if c.anchor_below_only else np.abs(z[:, a] - z_ref[:, a])
         out = {
-            "anchor_height": dz > c.anchor_height,
-            "tilt": np.abs(g - g_ref) > c.tilt,
+            **anchor_fall(
+                state.body_pos_w[:, a, 2],
+                state.body_quat_w[:, a],
+                ref.keypoint_pos_w[:, a, 2],
+                ref.keypoint_quat_w[:, a],
+                c,
+            ),
             "ee_height": self.ee_height_error(state, ref) > c.ee_height
             if c.ee_height is not None
             else np.zeros(len(z), dtype=bool),
