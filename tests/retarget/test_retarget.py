@@ -56,7 +56,9 @@ def test_each_skeleton_retargets_a_window(shared, first, skeleton):
     assert mapping.name == skeleton
     window = motion.resample(50.0).window(0, int(WINDOW_S * 50))
     res = retarget_motion(window, mapping)
-    _check_clip(res.clip, window.num_frames)
+    _check_clip(res.clip, window.num_frames - res.clip.meta["trimmed_start_frames"])  # CMU: T-pose frame
+    assert res.clip.meta["trimmed_start_frames"] == (1 if skeleton == "cmu" else 0)
+    assert res.clip.meta["first_frame_ik"]["converged"]
     assert res.clip.meta["skeleton"] == skeleton and 0.5 < res.targets.scale < 1.2
 
 
@@ -66,7 +68,7 @@ def test_xsens_names(shared, first):
     idx = [cmu.joint_names.index(XSENS_FROM_CMU[n]) for n in load_skeleton("xsens").joints]
     xs = HumanMotion(cmu.positions[:, idx], load_skeleton("xsens").joints, 50.0, "xsens", "xsens_from_cmu")
     res = retarget_motion(xs, load_skeleton("xsens"))
-    _check_clip(res.clip, xs.num_frames)
+    _check_clip(res.clip, xs.num_frames - res.clip.meta["trimmed_start_frames"])
 
 
 def test_walking_feet_stand_on_the_floor(walk_bvh, tmp_path):

@@ -22,6 +22,15 @@ class StanceConfig:
     """A stance ankle is at most this far above the ground level [m]."""
     min_frames: int = 3
     """Stance or swing runs shorter than this are merged into their neighbours."""
+    pivot_yaw_rad: float = 0.26
+    """A stance run whose foot heading (ankle -> toe) turns through more than this [rad] (15 deg) is an
+    intended pivot: the foot's least-moving point is held and the foot turns about it (on the shared BVH
+    the median run turns 2.7 deg, p90 8 deg, p99 24 deg)."""
+    shuffle_m: float = 0.05
+    """A stance run whose contact point (low-passed) travels farther than this [m] is an intended shuffle:
+    the foot follows that smoothed path instead of being held (walking runs travel < 0.035 m)."""
+    shuffle_hz: float = 2.0
+    """Low-pass cutoff [Hz] on a shuffling contact point (removes mocap jitter, keeps the slide)."""
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -98,14 +107,79 @@ def lowpass(x: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
     return filtfilt(b, a, x, axis=0)
 
 
-def lock_stance_xy(xy: np.ndarray, stance: np.ndarray, blend_frames: int = 5) -> np.ndarray:
-    """Hold a foot's horizontal target at its mean over each stance run, blending out after the run.
+PIVOT_POINTS = np.linspace(0.0, 1.0, 11)  # candidate contact points: ankle (0) ... toe (1) along the foot
 
-    Shape: xy (T, 2), stance (T,) -> (T, 2).
+
+@dataclass(frozen=True)
+class StanceRun:
+    """How one stance run of one foot is held (see :func:`lock_stance_xy`)."""
+
+    start: int
+    stop: int
+    kind: str  # "planted" | "pivot" | "shuffle" | "pivot+shuffle"
+    yaw_range_rad: float  # heading change of the foot over the run
+    travel_m: float  # net travel of the (low-passed) contact point, in the units of the positions given
+    contact: float  # contact point along the foot: 0 ankle ... 1 toe
+
+
+def classify_run(
+    xy: np.ndarray, toe_xy: np.ndarray, a: int, b: int, fps: float, cfg: StanceConfig, scale: float = 1.0
+) -> StanceRun:
+    """Planted (an artefact would be any motion), pivot or shuffle (intended motion) for frames ``a:b``.
+
+    The contact point is the point on the ankle -> toe line with the shortest path over the run (the ball
+    of the foot for a boxer's pivot, the ankle/heel for a heel turn). ``scale`` converts ``cfg.shuffle_m``
+    (human scale) to the positions' scale. Shapes: xy, toe_xy (T, 2).
     """
+    f = toe_xy[a:b] - xy[a:b]
+    heading = np.unwrap(np.arctan2(f[:, 1], f[:, 0]))
+    yaw = float(np.ptp(heading)) if b - a > 1 else 0.0
+    paths = [np.linalg.norm(np.diff(xy[a:b] + s * f, axis=0), axis=-1).sum() for s in PIVOT_POINTS]
+    s = float(PIVOT_POINTS[int(np.argmin(paths))])
+    p = lowpass(xy[a:b] + s * f, fps, cfg.shuffle_hz)
+    travel = float(np.linalg.norm(p[-1] - p[0]))
+    kinds = [
+        k for k, on in (("pivot", yaw > cfg.pivot_yaw_rad), ("shuffle", travel > cfg.shuffle_m * scale)) if on
+    ]
+    return StanceRun(a, b, "+".join(kinds) or "planted", yaw, travel, s)
+
+
+def lock_stance_xy(
+    xy: np.ndarray,
+    stance: np.ndarray,
+    blend_frames: int = 5,
+    toe_xy: np.ndarray | None = None,
+    fps: float = 50.0,
+    cfg: StanceConfig | None = None,
+    scale: float = 1.0,
+    out_runs: list | None = None,
+) -> np.ndarray:
+    """Hold a foot's horizontal target during each stance run, blending out after the run.
+
+    Without ``toe_xy`` every run is held at its mean. With it each run is classified by
+    :func:`classify_run`: a planted foot is held at its mean; a pivot holds the contact point (at its
+    mean, or on its low-passed path when it also shuffles) and the ankle turns about it with the foot's
+    own heading; a shuffle follows the low-passed path. Mocap jitter is removed in every case.
+    ``out_runs`` (if given) receives the :class:`StanceRun` of every run.
+
+    Shape: xy (T, 2), stance (T,), toe_xy (T, 2) -> (T, 2).
+    """
+    cfg = cfg or StanceConfig()
     offset = np.zeros_like(xy)
     for a, b in runs(stance):
-        offset[a:b] = xy[a:b].mean(axis=0) - xy[a:b]
+        if toe_xy is None:
+            offset[a:b] = xy[a:b].mean(axis=0) - xy[a:b]
+        else:
+            run = classify_run(xy, toe_xy, a, b, fps, cfg, scale)
+            if out_runs is not None:
+                out_runs.append(run)
+            f = lowpass(toe_xy[a:b] - xy[a:b], fps, cfg.shuffle_hz)
+            p = xy[a:b] + run.contact * (toe_xy[a:b] - xy[a:b])
+            held = lowpass(p, fps, cfg.shuffle_hz) if "shuffle" in run.kind else p.mean(axis=0)
+            if run.kind == "planted":
+                offset[a:b] = xy[a:b].mean(axis=0) - xy[a:b]
+            else:
+                offset[a:b] = held - run.contact * f - xy[a:b]
         for k in range(1, blend_frames + 1):  # fade the offset back to zero after lift-off
             if b - 1 + k >= len(xy) or stance[b - 1 + k]:
                 break

@@ -18,7 +18,9 @@ from hgpt_core.errors import MotionFormatError
 from hgpt_core.motion import MotionClip
 from hgpt_retarget.human import SUFFIX_FORMAT
 
-CACHE_VERSION = 1  # bump when retargeting changes in a way the settings do not show
+# Bump when retargeting changes in a way the settings do not show (2: converged first frame, bind-pose
+# trim, pivot-aware stance holding).
+CACHE_VERSION = 2
 HUMAN_ONLY_SUFFIXES = (".bvh", ".npy", ".pt")
 """Suffixes that are always human motion (G1 clips are .csv / .npz / .pkl)."""
 

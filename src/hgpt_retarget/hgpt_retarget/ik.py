@@ -45,10 +45,12 @@ class IKConfig:
 
     iterations: int = 3
     """QP iterations per frame after the first (warm start from the previous frame)."""
-    init_iterations: int = 200
-    """Iterations for the first frame (from the knees-bent pose)."""
+    init_iterations: int = 1500
+    """Most iterations for the first frame (from the knees-bent pose), which is solved to convergence."""
     tolerance: float = 2e-3
     """Stop iterating once the largest joint step of an iteration is below this [rad]."""
+    init_tolerance: float = 1e-4
+    """The first frame is converged once the largest joint step of an iteration is below this [rad]."""
     damping: float = 1.0
     """Levenberg-Marquardt damping on every dof of the QP (1.0 cut output jerk 3x at equal tracking error)."""
     task_lm_damping: float = 0.5
@@ -146,6 +148,8 @@ class G1IK:
         self.infeasible = 0  # QP iterations that had to drop the collision limits
         self._vel_limits: dict[int, mink.VelocityLimit] = {}
         self._identity_wxyz = np.array([1.0, 0.0, 0.0, 0.0])
+        self.last_step = 0.0  # largest joint step of the last QP iteration [rad]
+        self.last_iterations = 0  # QP iterations of the last solve
 
     def velocity_limit(self, iterations: int) -> mink.VelocityLimit:
         """Per-iteration share of the speed limit, so that a whole frame respects it."""
@@ -202,6 +206,7 @@ class G1IK:
         dt: float,
         iterations: int | None = None,
         velocity_limit: bool = True,
+        tolerance: float | None = None,
     ) -> np.ndarray:
         """Track one frame of targets from the current configuration; returns qpos (36,).
 
@@ -212,7 +217,10 @@ class G1IK:
             dt: Time since the previous frame [s] (scales the velocity limit).
             iterations: QP iterations (default ``cfg.iterations``).
             velocity_limit: Apply the joint speed limit (per iteration; off only for tests).
+            tolerance: Stop once an iteration's largest joint step is below this [rad] (default
+                ``cfg.tolerance``); ``last_step`` and ``last_iterations`` tell where it stopped.
         """
+        tolerance = self.cfg.tolerance if tolerance is None else tolerance
         n = iterations or self.cfg.iterations
         # Each iteration may use 1/cfg.iterations of the frame's speed budget, so a normal frame respects
         # the limit; a long first solve takes 4x smaller steps (large steps jump through the linearised
@@ -233,6 +241,26 @@ class G1IK:
                     cfg, tasks, dt, self.cfg.solver, self.cfg.damping, limits=self.base_limits[:1]
                 )
             cfg.integrate_inplace(v, dt)
-            if np.abs(v[6:]).max() * dt < self.cfg.tolerance:
+            self.last_step, self.last_iterations = float(np.abs(v[6:]).max() * dt), it + 1
+            if self.last_step < tolerance:
                 break
         return cfg.q.copy()
+
+    def residual(self, pos_cost: np.ndarray, ori_cost: np.ndarray) -> tuple[float, float]:
+        """Largest position [m] and orientation [rad] error of the active frame tasks at the current pose.
+
+        Uses the targets of the last :meth:`solve` (chained targets as last placed). Tasks conflict (human
+        proportions, posture, limits), so a converged frame still has a residual; it is reported, not zero.
+        """
+        data = self.configuration.data
+        pos_err, ori_err = 0.0, 0.0
+        for b, task in enumerate(self.tasks):
+            if task.transform_target_to_world is None or (pos_cost[b] <= 0 and ori_cost[b] <= 0):
+                continue
+            target = task.transform_target_to_world.wxyz_xyz
+            if pos_cost[b] > 0:
+                pos_err = max(pos_err, float(np.linalg.norm(data.xpos[self.body_ids[b]] - target[4:])))
+            if ori_cost[b] > 0:
+                dot = abs(float(np.dot(data.xquat[self.body_ids[b]], target[:4])))
+                ori_err = max(ori_err, 2.0 * float(np.arccos(min(dot, 1.0))))
+        return pos_err, ori_err

@@ -24,6 +24,7 @@ from hgpt_retarget.targets import SIDES, lowest_geom_z, robot_geometry
 JOINT_LIMIT_TOL = 0.01  # [rad] excess that counts as a violation
 PENETRATION_TOL = 0.01  # [m] sole depth below the floor that counts as penetration
 SELF_CONTACT_TOL = 0.005  # [m] self-contact depth that counts as self-penetration
+STARTUP_S = 1.0  # [s] start-up window: its max joint speed is compared with the p99 after it
 # End effector landmark/body and the limb root it is measured from (hip for feet, shoulder for hands):
 # limb-relative errors do not count the G1's wider hips and shoulders as an error.
 EE_PAIRS = (
@@ -43,6 +44,10 @@ class ClipQuality:
     joint_limit_violation_frac: float
     foot_skate_mean_mps: float  # ankle horizontal speed over human-stance frames
     foot_skate_p95_mps: float
+    foot_skate_artefact_mps: float  # mean over stance frames of max(0, robot - source ankle speed)
+    source_stance_foot_speed_mps: float  # mean horizontal ankle speed of the scaled human in stance
+    foot_stance_speed_p50_mps: float  # median robot stance ankle speed (compare with the source's)
+    source_stance_foot_speed_p50_mps: float
     stance_sole_height_median_m: float  # > 0 floating, < 0 sinking
     penetration_max_m: float  # deepest sole point below the floor (>= 0)
     penetration_frac: float
@@ -52,6 +57,8 @@ class ClipQuality:
     ee_hands_error_mm: float  # wrist relative to its shoulder vs the scaled human's
     max_joint_speed_rad_s: float
     joint_jerk_mean: float  # mean |third difference| of joint angles [rad/s^3] (smoothness)
+    startup_max_speed_rad_s: float  # fastest joint over the first STARTUP_S seconds
+    after_startup_p99_speed_rad_s: float  # p99 of the fastest joint per frame after it (NaN: too short)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +66,20 @@ class ClipQuality:
 
 def _qpos(clip: MotionClip) -> np.ndarray:
     return np.concatenate((clip.root_pos, clip.root_quat, clip.joint_pos), axis=1)
+
+
+def startup_speeds(joint_pos: np.ndarray, fps: float, window_s: float = STARTUP_S) -> tuple[float, float]:
+    """(max joint speed over the first ``window_s``, p99 of the per-frame max joint speed after it) [rad/s].
+
+    A start-up spike (the IK catching up from its default pose) shows as the first exceeding the second.
+    The p99 is NaN when less than one more window of motion follows. Shape: joint_pos (T, 29).
+    """
+    if len(joint_pos) < 2:
+        return 0.0, float("nan")
+    v = np.abs(np.diff(joint_pos, axis=0)).max(axis=1) * fps  # v[i]: frame i -> i + 1
+    n = int(round(window_s * fps))
+    after = v[n:]
+    return float(v[:n].max()), float(np.percentile(after, 99)) if len(after) >= n else float("nan")
 
 
 def evaluate_clip(
@@ -93,13 +114,17 @@ def evaluate_clip(
             self_depth[i] = max(0.0, -min(c.dist for c in d.contact[: d.ncon]))
     lo, hi = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
     excess = np.maximum(lo - clip.joint_pos, clip.joint_pos - hi).max(axis=1)
-    speeds, heights = [], []
+    speeds, heights, src_speeds = [], [], []
+    hspeed = lambda xy: np.linalg.norm(np.gradient(xy, axis=0), axis=-1) * clip.fps  # noqa: E731
     for k, side in enumerate(SIDES):
-        xy = pos[f"{side}_ankle_roll_link"][:, :2]
-        v = np.linalg.norm(np.gradient(xy, axis=0), axis=-1) * clip.fps
-        speeds.append(v[stance[:, k]])
+        speeds.append(hspeed(pos[f"{side}_ankle_roll_link"][:, :2])[stance[:, k]])
         heights.append(sole[stance[:, k], k])
+        if human_scaled is not None:
+            src_speeds.append(hspeed(human_scaled[f"{side}_ankle"][:, :2])[stance[:, k]])
     speed, height = np.concatenate(speeds), np.concatenate(heights)
+    src = np.concatenate(src_speeds) if src_speeds else np.full_like(speed, np.nan)
+    stat = lambda f, x: float(f(x)) if x.size else 0.0  # noqa: E731
+    startup, after = startup_speeds(clip.joint_pos, clip.fps)
     ee = {"ankle": [], "wrist": []}
     if human_scaled is not None:
         for side in SIDES:
@@ -118,6 +143,10 @@ def evaluate_clip(
         joint_limit_violation_frac=float(np.mean(excess > JOINT_LIMIT_TOL)),
         foot_skate_mean_mps=float(speed.mean()) if speed.size else 0.0,
         foot_skate_p95_mps=float(np.percentile(speed, 95)) if speed.size else 0.0,
+        foot_skate_artefact_mps=stat(np.mean, np.maximum(speed - src, 0.0)),
+        source_stance_foot_speed_mps=stat(np.mean, src),
+        foot_stance_speed_p50_mps=stat(np.median, speed),
+        source_stance_foot_speed_p50_mps=stat(np.median, src),
         stance_sole_height_median_m=float(np.median(height)) if height.size else float("nan"),
         penetration_max_m=float(max(0.0, -low.min())),
         penetration_frac=float(np.mean(low < -PENETRATION_TOL)),
@@ -129,6 +158,8 @@ def evaluate_clip(
         joint_jerk_mean=float(np.abs(np.diff(clip.joint_pos, 3, axis=0)).mean() * clip.fps**3)
         if t > 3
         else 0.0,
+        startup_max_speed_rad_s=startup,
+        after_startup_p99_speed_rad_s=after,
     )
 
 
@@ -139,6 +170,8 @@ COLUMNS = (
     ("frames", "frames", "{}"),
     ("joint_limit_max_excess_rad", "limit excess [rad]", "{:.3f}"),
     ("foot_skate_mean_mps", "skate [m/s]", "{:.3f}"),
+    ("foot_skate_artefact_mps", "artefact skate [m/s]", "{:.3f}"),
+    ("source_stance_foot_speed_mps", "source stance foot [m/s]", "{:.3f}"),
     ("stance_sole_height_median_m", "stance sole z [m]", "{:+.3f}"),
     ("penetration_max_m", "penetration [m]", "{:.3f}"),
     ("self_penetration_frac", "self-pen. frames", "{:.3f}"),
@@ -146,6 +179,8 @@ COLUMNS = (
     ("ee_hands_error_mm", "hands err [mm]", "{:.0f}"),
     ("max_joint_speed_rad_s", "max speed [rad/s]", "{:.1f}"),
     ("joint_jerk_mean", "jerk [rad/s³]", "{:.0f}"),
+    ("startup_max_speed_rad_s", "first 1 s max speed [rad/s]", "{:.1f}"),
+    ("after_startup_p99_speed_rad_s", "p99 speed after [rad/s]", "{:.1f}"),
 )
 
 

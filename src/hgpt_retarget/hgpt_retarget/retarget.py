@@ -34,6 +34,9 @@ class RetargetConfig:
     joint_smooth_hz: float = 10.0
     """Zero-phase low-pass cutoff on the solved joints and root [Hz] (0 = off). On ASAP clips 10 Hz halves
     the joint jerk (435 -> 233 rad/s^3) for +7 mm/s of stance-foot skating; 6 Hz: 159 and +30 mm/s."""
+    trim_bind_pose: bool = True
+    """Drop leading frames that jump to the motion (a T-pose/bind-pose frame, as every CMU BVH has); see
+    :func:`leading_jump_frames`."""
     ik: IKConfig = field(default_factory=IKConfig)
     stance: StanceConfig = field(default_factory=StanceConfig)
 
@@ -71,8 +74,35 @@ def sole_heights(qpos: np.ndarray) -> np.ndarray:
     return out
 
 
-def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float) -> np.ndarray:
-    """Run IK over every frame of ``tg`` with warm start; returns qpos (T, 36)."""
+BIND_POSE_MIN_SPEED = 5.0  # [m/s] a leading landmark jump must be faster than this ...
+BIND_POSE_P99_FACTOR = 3.0  # ... and this many times the clip's own p99 landmark speed
+BIND_POSE_MAX_S = 0.5  # [s] only jumps this close to the start count
+
+
+def leading_jump_frames(motion: HumanMotion, mapping: SkeletonMapping) -> int:
+    """Number of leading frames to drop: those before the last landmark jump in the first 0.5 s.
+
+    A jump is a frame-to-frame landmark speed above ``max(5 m/s, 3 x the clip's p99)`` (CMU 01_01's T-pose
+    frame 0: 34 m/s against a p99 of 3.4 m/s). Speeds are the fastest landmark per frame at the file rate.
+    """
+    lm = np.stack(list(motion.landmarks(mapping).values()), axis=1)  # (T, L, 3)
+    if len(lm) < 4:
+        return 0
+    speed = np.linalg.norm(np.diff(lm, axis=0), axis=-1).max(axis=1) * motion.fps  # (T-1,)
+    limit = max(BIND_POSE_MIN_SPEED, BIND_POSE_P99_FACTOR * float(np.percentile(speed, 99)))
+    head = speed[: max(1, int(BIND_POSE_MAX_S * motion.fps))]
+    jumps = np.flatnonzero(head > limit)
+    return int(jumps[-1]) + 1 if jumps.size else 0
+
+
+def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float, info: dict | None = None) -> np.ndarray:
+    """Run IK over every frame of ``tg`` with warm start; returns qpos (T, 36).
+
+    The first frame is iterated from the knees-bent pose until an iteration moves no joint by more than
+    ``ik.cfg.init_tolerance`` (at most ``init_iterations``), so the clip starts converged instead of
+    spending its first frames catching up at the speed limit. ``info`` (if given) receives that solve's
+    ``iterations``, ``converged``, ``last_step_rad`` and task residuals ``position_m`` / ``orientation_rad``.
+    """
     b = tg.bodies.index("pelvis") if "pelvis" in tg.bodies else None
     root_pos = tg.pos[0, b] if b is not None else np.array([0.0, 0.0, 0.8])
     root_quat = tg.quat[0, b] if b is not None else np.array([1.0, 0.0, 0.0, 0.0])
@@ -92,7 +122,17 @@ def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float) -> np.ndarray:
             tg.chain_len,
             dt,
             iterations=ik.cfg.init_iterations if first else None,
+            tolerance=ik.cfg.init_tolerance if first else None,
         )
+        if first and info is not None:
+            pos_err, ori_err = ik.residual(tg.pos_cost[0], tg.ori_cost[0])
+            info.update(
+                iterations=ik.last_iterations,
+                converged=ik.last_step < ik.cfg.init_tolerance,
+                last_step_rad=ik.last_step,
+                position_m=pos_err,
+                orientation_rad=ori_err,
+            )
     return q
 
 
@@ -109,15 +149,20 @@ def retarget_motion(
 ) -> RetargetResult:
     """Retarget a human motion (metres, z up) to the G1 at ``cfg.fps``.
 
-    Steps: resample -> targets (scale, ground, stance locking) -> IK per frame -> root height fix.
+    Steps: drop a leading bind pose -> resample -> targets (scale, ground, stance locking) -> IK per frame
+    (the first converged) -> joint low-pass -> root height fix.
     """
+    trimmed = leading_jump_frames(motion, mapping) if cfg.trim_bind_pose else 0
+    if trimmed:
+        motion = motion.window(trimmed, motion.num_frames)
     human = motion.resample(cfg.fps)
     tg = build_targets(
         human, mapping, cfg.subject_height, cfg.stance, cfg.swing_foot_orientation, cfg.smooth_hz
     )
     ik = _solver(tg.bodies, cfg.ik)
     t0 = time.perf_counter()
-    q = solve_sequence(ik, tg, cfg.fps)
+    first: dict = {}
+    q = solve_sequence(ik, tg, cfg.fps, first)
     ik_s = time.perf_counter() - t0
     if cfg.joint_smooth_hz > 0:
         q = smooth_qpos(q, cfg.fps, cfg.joint_smooth_hz, ik.model)
@@ -131,6 +176,8 @@ def retarget_motion(
         "subject_height_used_m": tg.subject_height,
         "human_ground_z_m": tg.human_ground_z,
         "stance_fraction": [float(x) for x in tg.stance.mean(axis=0)],
+        "trimmed_start_frames": trimmed,  # at the file's rate
+        "first_frame_ik": first,
         "config": _jsonable(asdict(cfg)),
     }
     clip = MotionClip(

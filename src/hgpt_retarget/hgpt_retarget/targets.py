@@ -14,7 +14,14 @@ import mujoco
 import numpy as np
 
 from hgpt_core.rotations import quat_apply
-from hgpt_retarget.ground import StanceConfig, detect_stance, lock_stance_xy, lowpass, stance_weight
+from hgpt_retarget.ground import (
+    StanceConfig,
+    StanceRun,
+    detect_stance,
+    lock_stance_xy,
+    lowpass,
+    stance_weight,
+)
 from hgpt_retarget.human import LEG_FRACTION, HumanMotion, estimate_height
 from hgpt_retarget.ik import g1_model
 from hgpt_retarget.skeleton import SkeletonMapping
@@ -131,6 +138,7 @@ class TargetSeq:
     subject_height: float
     human_ground_z: float
     human_scaled: dict[str, np.ndarray]  # landmark -> (T, 3), the human in robot scale (for metrics)
+    stance_runs: tuple[list[StanceRun], list[StanceRun]] = ([], [])  # left, right: how each run is held
 
 
 def to_robot_scale(p: np.ndarray, scale: float, ground_z: float, ankle_height: float) -> np.ndarray:
@@ -227,9 +235,8 @@ def build_targets(
     lm = {k: lowpass(v, motion.fps, smooth_hz) for k, v in motion.landmarks(mapping).items()}
     height = subject_height or mapping.height_m or estimate_height(motion, mapping)
     scale = geo.stature / height
-    stance, ground_z = detect_stance(
-        (lm["left_ankle"], lm["right_ankle"]), motion.fps, stance_cfg or StanceConfig()
-    )
+    stance_cfg = stance_cfg or StanceConfig()
+    stance, ground_z = detect_stance((lm["left_ankle"], lm["right_ankle"]), motion.fps, stance_cfg)
     rs = {k: to_robot_scale(v, scale, ground_z, geo.ankle_height) for k, v in lm.items()}
     stance_w = stance_weight(stance)
     frames = body_frames(lm, stance, stance_w)
@@ -243,6 +250,7 @@ def build_targets(
     ori_cost = np.zeros((t, len(bodies)))
     chain_dir, chain_len = np.zeros((t, len(bodies), 3)), np.zeros(len(bodies))
     parents = []
+    stance_runs: tuple[list[StanceRun], list[StanceRun]] = ([], [])
     for b, tg in enumerate(targets):
         pos[:, b] = rs[tg.landmark]
         if tg.body in frames:
@@ -252,7 +260,10 @@ def build_targets(
             pos[:, b] += quat_apply(frames["pelvis"], np.broadcast_to(geo.pelvis_from_hip_center, (t, 3)))
         for k, side in enumerate(SIDES):
             if tg.body == f"{side}_ankle_roll_link":
-                pos[:, b, :2] = lock_stance_xy(pos[:, b, :2], stance[:, k])
+                pos[:, b, :2] = lock_stance_xy(
+                    pos[:, b, :2], stance[:, k], toe_xy=rs[f"{side}_toe"][:, :2], fps=motion.fps,
+                    cfg=stance_cfg, scale=scale, out_runs=stance_runs[k],
+                )  # fmt: skip
                 w = stance_w[:, k]
                 pos[:, b, 2] = w * geo.ankle_height + (1.0 - w) * pos[:, b, 2]
                 ori_cost[:, b] *= w + (1.0 - w) * swing_foot_orientation
@@ -277,4 +288,5 @@ def build_targets(
         float(height),
         ground_z,
         human_scaled,
+        stance_runs,
     )
