@@ -164,3 +164,74 @@ def test_nan_state_gives_a_finite_reward(standing_bank):
     r = reward(state, ref)
     assert all(np.isfinite(v).all() for v in r.values())
     assert r["pos"][0] == 0.0 and r["rot"][0] == pytest.approx(W.sum())
+
+
+def test_evaluation_fall_rule_upright_with_a_raised_foot_is_not_a_fall(standing_bank):
+    """DESIGN §5: a hand/foot off its height is a tracking failure (training termination), not a fall."""
+    state, ref = perfect(standing_bank)
+    foot = KEYPOINT_BODIES.index(END_EFFECTOR_BODIES[0])
+    state.body_pos_w[:, foot, 2] += 0.4  # a kick the reference does not make: upright torso
+    train, ev = (
+        FallDetector(KEYPOINT_BODIES, FallConfig()),
+        FallDetector(KEYPOINT_BODIES, FallConfig.evaluation()),
+    )
+    assert train(state, ref)["ee_height"][0] and train(state, ref)["any"][0]
+    assert not ev(state, ref)["any"][0] and not ev(state, ref)["ee_height"][0]
+    assert ev.ee_height_error(state, ref)[0] == pytest.approx(
+        0.4
+    )  # still measured: the tracking-failure column
+
+
+def test_evaluation_fall_rule_tilted_torso_is_a_fall(standing_bank):
+    state, ref = perfect(standing_bank)
+    rotate_all(state, [1, 0, 0], 1.5)  # rolled 1.5 rad: |cos 1.5 - 1| = 0.93 > 0.8
+    out = FallDetector(KEYPOINT_BODIES, FallConfig.evaluation())(state, ref)
+    assert out["tilt"][0] and out["any"][0]
+
+
+def test_evaluation_fall_rule_anchor_is_one_sided(standing_bank):
+    ev, train = (
+        FallDetector(KEYPOINT_BODIES, FallConfig.evaluation()),
+        FallDetector(KEYPOINT_BODIES, FallConfig()),
+    )
+    a = KEYPOINT_BODIES.index("torso_link")
+    state, ref = perfect(standing_bank)
+    state.body_pos_w[:, a, 2] += 0.3  # 0.3 m ABOVE the reference (a jump the reference does not make)
+    assert not ev(state, ref)["any"][0] and train(state, ref)["anchor_height"][0]
+    state, ref = perfect(standing_bank)
+    state.body_pos_w[:, a, 2] -= 0.3  # 0.3 m below: fallen or collapsed
+    assert ev(state, ref)["anchor_height"][0] and train(state, ref)["anchor_height"][0]
+    state, ref = perfect(standing_bank)
+    state.qvel[0, 3] = np.inf
+    assert ev(state, ref)["nan"][0] and ev(state, ref)["any"][0]
+
+
+def test_training_fall_rule_defaults_unchanged():
+    c = FallConfig()
+    assert (c.anchor_height, c.tilt, c.ee_height, c.anchor_below_only, c.joint_limit) == (
+        0.25,
+        0.8,
+        0.25,
+        False,
+        None,
+    )
+
+
+def test_mpkpe_reference_heading_frame_hand_computed(standing_bank):
+    """Robot = reference turned by yaw 90 deg about its root and moved 1 m: own-heading 0, reference-heading
+    = mean_k sqrt(2) r_k (r_k: horizontal distance of keypoint k from the root), global adds the 1 m."""
+    state, ref = perfect(standing_bank)
+    from hgpt_core.rotations import quat_apply
+
+    root = state.root_pos_w.copy()
+    q = axis_angle_to_quat(np.array([0.0, 0.0, 1.0]), np.array(np.pi / 2))
+    rel = state.body_pos_w - root[:, None]
+    state.body_pos_w = quat_apply(q, rel) + root[:, None] + [0.0, 1.0, 0.0]
+    state.qpos[:, 1] += 1.0
+    state.qpos[:, 3:7] = quat_mul(q, state.qpos[:, 3:7])
+    r_xy = np.linalg.norm(rel[0, :, :2], axis=-1)  # rotating by 90 deg moves a point by sqrt(2) r
+    e = step_errors(state, ref)
+    assert e["mpkpe_local_mm"][0] == pytest.approx(0.0, abs=1e-6)
+    assert e["mpkpe_ref_heading_mm"][0] == pytest.approx(1000 * np.sqrt(2) * r_xy.mean(), rel=1e-9)
+    moved = quat_apply(q, rel[0]) + [0.0, 1.0, 0.0] - rel[0]
+    assert e["mpkpe_global_mm"][0] == pytest.approx(1000 * np.linalg.norm(moved, axis=-1).mean(), rel=1e-9)
