@@ -75,3 +75,50 @@ def test_command_digest_tells_runs_apart(walk):
     c.on_command(30 * DT_NS, walk.joint_pos[3] + 1e-9, np.full(29, 50.0), 2)  # one more, different command
     assert a.summary().command_digest == b.summary().command_digest
     assert a.summary().command_digest != c.summary().command_digest
+
+
+def _feed_root(mon, ref, n, root_shift=(0.0, 0.0, 0.0), rot=None, dq_offset=None, start=0):
+    """n steps with root truth: robot joints = reference, root = reference root shifted / rotated."""
+    from hgpt_core.rotations import quat_mul
+
+    for k in range(start, start + n):
+        ns = k * DT_NS
+        rq = ref.root_quat[k]
+        mon.on_reference(ns, ref.joint_pos[k], ref.joint_vel[k], True, ref.root_pos_w[k], rq)
+        mon.on_command(ns, ref.joint_pos[k], np.ones(29), 2)
+        q = ref.joint_pos[k] if dq_offset is None else ref.joint_pos[k] + dq_offset
+        quat = rq if rot is None else quat_mul(rot, rq)
+        mon.on_state(
+            ns, q, ref.joint_vel[k], 1.0, wall=0.0, root_pos=ref.root_pos_w[k] + root_shift, root_quat=quat
+        )
+
+
+def test_monitor_uses_the_evaluation_fall_rule(walk):
+    from hgpt_core.rotations import axis_angle_to_quat
+
+    lift = np.zeros(29)
+    lift[0] = -1.2  # left hip pitch: the foot swings up, the torso stays upright: not a fall
+    mon = TrackingMonitor()
+    _feed_root(mon, walk, 30, dq_offset=lift)
+    _feed_root(mon, walk, 30, root_shift=(0.0, 0.0, 0.3), start=30)  # torso 0.3 m ABOVE: not a fall
+    s = mon.summary()
+    assert not s.fell and s.tracked_steps == 60 and s.fall_reason == ""
+    mon = TrackingMonitor()
+    _feed_root(mon, walk, 20)
+    _feed_root(mon, walk, 20, rot=axis_angle_to_quat(np.array([1.0, 0.0, 0.0]), np.array(1.5)), start=20)
+    s = mon.summary()
+    assert s.fell and "tilt" in s.fall_reason and s.fall_time_s == pytest.approx(20 * 0.02)
+    assert s.tracked_steps == 20  # scoring stopped at the fall
+    mon = TrackingMonitor()
+    _feed_root(mon, walk, 10)
+    _feed_root(mon, walk, 10, root_shift=(0.0, 0.0, -0.3), start=10)
+    s = mon.summary()
+    assert s.fell and s.fall_reason == "anchor_height" and s.tracked_steps == 10
+
+
+def test_monitor_stops_scoring_at_the_clip_end(walk):
+    mon = TrackingMonitor(clip_seconds=0.5)  # 25 steps after the first reference
+    _feed_root(mon, walk, 40)
+    s = mon.summary()
+    assert s.tracked_steps == 26 and s.past_clip_end == 14  # stamps 0 .. 0.5 s inclusive
+    assert mon.clip_ended and s.scored_s == pytest.approx(26 * 0.02)

@@ -161,6 +161,8 @@ class RunResult:
     tracking_failure_step: int = -1
     """First scored step with a hand/foot height error over the threshold (-1: none)."""
     label: str = ""
+    step_s: np.ndarray | None = None
+    """Wall time [s] of each control step of the env that ran this run (shared by a batch's runs)."""
 
     @property
     def scored_steps(self) -> int:
@@ -432,6 +434,7 @@ def run_batch(
     qpos = {i: [env.state.qpos[i].copy()] for i in rec}
     ref_qpos = {i: [env.reference().qpos()[i]] for i in rec}
     bar = tqdm(total=horizon, desc=f"{policy or adapter.name}: {n} runs", unit="step", disable=not progress)
+    ticks = [time.perf_counter()]
     try:
         for k in range(1, horizon + 1):
             res = env.step_targets(adapter.act(env.state, env.reference(1)))
@@ -454,6 +457,7 @@ def run_batch(
                     qpos[i].append(env.state.qpos[i].copy())
                     ref_qpos[i].append(ref.qpos()[i])
             active = scored & (k < steps)
+            ticks.append(time.perf_counter())
             bar.update(1)
             bar.set_postfix(active=int(active.sum()), falls=int(fell.sum()), refresh=False)
             if not active.any():
@@ -462,6 +466,7 @@ def run_batch(
         bar.close()
         env.close()
     wall = (time.perf_counter() - t0) / n
+    step_s = np.diff(ticks)
     out = []
     for i, r in enumerate(runs):
         scored_i = int(ran[i] - fell[i])
@@ -483,6 +488,7 @@ def run_batch(
                 planned_steps=r.steps,
                 tracking_failure_step=int(tf_step[i]),
                 label=clip_label(bank.names[r.clip]),
+                step_s=step_s,
             )
         )
     return out
