@@ -10,9 +10,10 @@ COMMANDS = {
     "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
     "mocap": ("hgpt_retarget.mocap_udp", "UDP mocap: stream a human file (send), check a bridge (listen)"),
-    "eval": ("hgpt_sim.evaluate", "evaluate a policy on clips in MuJoCo (table, plots, video)"),
+    "eval": ("hgpt_sim.evaluate", "policies side by side on clips in MuJoCo (SR, metrics, plots, video)"),
     "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
     "bag": ("hgpt_bringup.bag", "record / play rosbag2 bags, cut them into motion clips, info"),
+    "train": ("hgpt_training.train_cli", "train policies: distill (DAgger into Humanoid-GPT)"),
 }
 
 

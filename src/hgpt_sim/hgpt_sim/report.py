@@ -115,7 +115,8 @@ def definitions_table(tracking_failure: str = "0.25 m") -> str:
         "reference height (scoring went on) |"
     )
     for m in METRICS:
-        lines.append(f"| {SHORT[m]} | {UNITS[m]} | {DEFINITIONS[m]}; mean over scored steps, then runs |")
+        d = DEFINITIONS[m].replace("|", "\\|")  # a cell's pipes would split it
+        lines.append(f"| {SHORT[m]} | {UNITS[m]} | {d}; mean over scored steps, then runs |")
     lines.append("| scored s/run | s | control time scored per run (to the fall or the run's end) |")
     return "\n".join(lines)
 
