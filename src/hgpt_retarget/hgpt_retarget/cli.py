@@ -5,6 +5,9 @@
 Parallel over files (processes, or Ray with ``--backend ray``), resumable (a file whose clip and quality
 sidecar exist is skipped; every write is atomic), with a progress bar. The report is rebuilt from all
 sidecars at the end: ``<out>/retarget_report.{json,md}``.
+
+Subcommands: ``hgpt retarget compare`` (:mod:`hgpt_retarget.compare`), ``hgpt retarget startup``
+(:mod:`hgpt_retarget.startup`).
 """
 
 from __future__ import annotations
@@ -179,8 +182,21 @@ def run(args: Args) -> list[dict]:
     return done_rows + errors
 
 
+SUBCOMMANDS = {
+    "compare": "hgpt_retarget.compare",  # ours vs a peer's retarget of the same source, one table
+    "startup": "hgpt_retarget.startup",  # first-second joint speed vs the rest of each clip
+}
+
+
 def main() -> None:
-    """Console entry point ``hgpt-retarget``."""
+    """Console entry point ``hgpt-retarget`` (``hgpt retarget``); ``compare`` / ``startup`` subcommands."""
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        module = __import__(SUBCOMMANDS[sys.argv[1]], fromlist=["main"])
+        sys.argv = [f"{sys.argv[0]} {sys.argv[1]}", *sys.argv[2:]]
+        module.main()
+        return
     run(tyro.cli(Args))
 
 

@@ -9,7 +9,11 @@ contract) into one G1 frame, warm-started from the previous one. It copes with w
   * NaN or missing joints: the last good position of each affected landmark is held (reported in
     ``held``) for up to ``hold_timeout_s``, after which frames are marked invalid;
   * a different skeleton (new joint names matching another mapping): everything is re-initialised;
-  * stamps going backwards: the frame is ignored and the last output repeated.
+  * stamps going backwards: the frame is ignored and the last output repeated;
+  * start-up: the output never jumps to the first solution. After the first frame, a re-initialisation, a
+    gap or invalid frames it eases in from the robot's current pose (:meth:`LiveRetargeter.set_robot_pose`),
+    else from the last frame sent, else from the knees-bent default pose, each joint moving at most
+    ``ease_speed`` until it meets the retargeted motion (then it follows it; event ``ease`` meanwhile).
 The ground level and stance come from the stream itself, as offline (see :mod:`hgpt_retarget.ground`).
 """
 
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from hgpt_core.g1 import KNEES_BENT_POSE
 from hgpt_core.rotations import quat_apply
 from hgpt_retarget.ground import StanceConfig
 from hgpt_retarget.human import HEIGHT_RANGE_M, LEG_FRACTION
@@ -61,6 +66,16 @@ class LiveConfig:
     """Foot orientation cost factor in the air."""
     stance_alpha: float = 0.4
     """Smoothing factor (per frame) of stance weights and the ground correction."""
+    ease_speed: float = 2.0
+    """Joint speed bound [rad/s] while easing in (after init, re-init, a gap or invalid frames)."""
+    ease_root_speed: float = 0.5
+    """Speed [m/s] at which the root's offset from the motion shrinks while easing in (from a pose with a
+    root: the last frame, or a robot pose given with one)."""
+    ease_root_ang_speed: float = 1.0
+    """Rate [rad/s] at which the root's heading offset shrinks while easing in (roll/pitch follow the
+    motion)."""
+    ease_max_dt: float = 0.04
+    """Longest time step [s] one eased frame may use (a frame after a long gap moves one step, not more)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,10 @@ class LiveRetargeter:
         self._names: tuple[str, ...] | None = None
         self.last: LiveFrame | None = None
         self.last_error = ""
+        self.robot_pose: np.ndarray | None = None  # (29,) joints or (36,) qpos of the robot, for easing in
+        self.ease_q: np.ndarray | None = None  # (36,) output pose while easing in
+        self.ease_joints = np.zeros(29, dtype=bool)  # joints still easing
+        self.ease_root: tuple[np.ndarray, float] | None = None  # root offset from the motion: pos, yaw
         self._reset()
 
     def _reset(self) -> None:
@@ -104,6 +123,69 @@ class LiveRetargeter:
         self.prev_root_target: np.ndarray | None = None
         self.dz = 0.0
         self.rest_pitch = np.zeros(2)
+
+    def set_robot_pose(
+        self, joint_pos: np.ndarray, root_pos: np.ndarray | None = None, root_quat: np.ndarray | None = None
+    ) -> None:
+        """The robot's current pose (joints (29,) [rad]; root position [m] and quaternion wxyz optional):
+        the next ease-in starts from it. Call it with every robot state; None root = joints only."""
+        q = np.full(36, np.nan)
+        q[7:] = joint_pos
+        if root_pos is not None and root_quat is not None:
+            q[:3], q[3:7] = root_pos, np.asarray(root_quat) / np.linalg.norm(root_quat)
+        self.robot_pose = q
+
+    def _start_ease(self, q: np.ndarray) -> None:
+        """Begin easing from the robot pose, else the last frame sent, else the default pose."""
+        start = q.copy()
+        if self.robot_pose is not None:
+            start[7:] = self.robot_pose[7:]
+            if np.isfinite(self.robot_pose[:7]).all():
+                start[:7] = self.robot_pose[:7]
+        elif self.last is not None:
+            start[:3], start[3:7], start[7:] = self.last.root_pos, self.last.root_quat, self.last.joint_pos
+        else:
+            start[7:] = KNEES_BENT_POSE
+        self.ease_q = start
+        self.ease_joints = np.ones(29, dtype=bool)
+        # Root: offset (position, heading) of the start from the motion, shrunk at bounded speed.
+        self.ease_root = None
+        if np.any(start[:7] != q[:7]):
+            yaw = lambda w: math.atan2(2 * (w[0] * w[3] + w[1] * w[2]), 1 - 2 * (w[2] ** 2 + w[3] ** 2))  # noqa: E731
+            d_yaw = (yaw(start[3:7]) - yaw(q[3:7]) + math.pi) % (2 * math.pi) - math.pi
+            self.ease_root = (start[:3] - q[:3], d_yaw)
+
+    def _ease(self, q: np.ndarray, dt: float, events: list[str]) -> np.ndarray:
+        """Output pose while easing in towards the retargeted pose ``q`` (36,); ``q`` once it is met.
+
+        Joints move at most ``ease_speed`` towards ``q``; a joint that meets its motion follows it from
+        then on. The root keeps an offset from ``q`` that shrinks at ``ease_root_speed`` /
+        ``ease_root_ang_speed`` (it follows the motion meanwhile, so a walking subject cannot outrun it).
+        """
+        if self.ease_q is None:
+            return q
+        cfg, prev = self.cfg, self.ease_q
+        dt = float(np.clip(dt, 1e-3, cfg.ease_max_dt))
+        out = q.copy()
+        step = cfg.ease_speed * dt
+        diff = q[7:] - prev[7:]
+        self.ease_joints &= np.abs(diff) > step  # a joint that meets the motion follows it from then on
+        out[7:] = np.where(self.ease_joints, prev[7:] + np.clip(diff, -step, step), q[7:])
+        if self.ease_root is not None:
+            off_pos, off_yaw = self.ease_root
+            n = float(np.linalg.norm(off_pos))
+            off_pos = off_pos * max(0.0, 1.0 - cfg.ease_root_speed * dt / n) if n > 0 else off_pos
+            off_yaw = float(np.sign(off_yaw) * max(0.0, abs(off_yaw) - cfg.ease_root_ang_speed * dt))
+            out[:3] = q[:3] + off_pos
+            half = 0.5 * off_yaw
+            out[3:7] = _quat_mul_z(half, q[3:7])
+            self.ease_root = (off_pos, off_yaw) if np.linalg.norm(off_pos) > 0 or off_yaw != 0 else None
+        if not self.ease_joints.any() and self.ease_root is None:
+            self.ease_q = None
+            return q
+        self.ease_q = out
+        events.append("ease")
+        return out
 
     # ---- skeleton handling -------------------------------------------------------------------------
     def _bind(self, names: tuple[str, ...]) -> list[str]:
@@ -175,6 +257,9 @@ class LiveRetargeter:
             iters = 4 * self.cfg.ik.iterations
         q = self.ik.solve(*targets, dt=float(np.clip(dt, 1e-3, 1.0)), iterations=iters)
         q = self._ground(q)
+        if "init" in events or "gap" in events or (self.last is not None and not self.last.valid and fresh):
+            self._start_ease(q)
+        q = self._ease(q, dt, events)
         frame = LiveFrame(
             stamp, q[:3], q[3:7], q[7:], valid=fresh, held=held, events=tuple(events),
             compute_s=time.perf_counter() - t0,
@@ -348,6 +433,13 @@ class LiveRetargeter:
         out = q.copy()
         out[2] += max(self.dz, -float(sole.min()))
         return out
+
+
+def _quat_mul_z(half_angle: float, q: np.ndarray) -> np.ndarray:
+    """Rotation about world z by ``2 * half_angle`` applied to quaternion ``q`` (wxyz): qz * q."""
+    c, s = math.cos(half_angle), math.sin(half_angle)
+    w, x, y, z = q
+    return np.array([c * w - s * z, c * x - s * y, c * y + s * x, c * z + s * w])
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

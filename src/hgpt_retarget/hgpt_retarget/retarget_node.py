@@ -2,15 +2,17 @@
 
 The pose callback only stores the newest message; the timer retargets it (LiveRetargeter) and publishes.
 With no new pose the last frame is repeated, marked invalid once older than ``hold_timeout_s``.
+The robot's joint positions (/hgpt/robot_state, when published) are where the output eases in from.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
-from hgpt_msgs.msg import HumanPose, MotionReference
+from hgpt_msgs.msg import HumanPose, MotionReference, RobotState
 from hgpt_policy.node_main import run_node
 from hgpt_retarget.live import LiveConfig, LiveRetargeter
 from hgpt_retarget.msg_conv import frame_to_msg, human_pose_from_msg
@@ -31,6 +33,7 @@ class RetargetNode(Node):
         self.core = LiveRetargeter(skeleton or None, cfg)
         self.pub = self.create_publisher(MotionReference, "/hgpt/reference", 10)
         self.create_subscription(HumanPose, "/hgpt/human_pose", self.on_pose, qos_profile_sensor_data)
+        self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
         self.create_timer(1.0 / rate_hz, self.on_tick)
         self.pending: HumanPose | None = None
         self.prev, self.last_rx, self.index, self.reported = None, None, 0, ""
@@ -40,6 +43,10 @@ class RetargetNode(Node):
 
     def on_pose(self, msg: HumanPose) -> None:
         self.pending = msg
+
+    def on_state(self, msg: RobotState) -> None:
+        """Joints only: the robot's world frame is not the mocap's, so its root is not eased from."""
+        self.core.set_robot_pose(np.asarray(msg.q, dtype=np.float64))
 
     def on_tick(self) -> None:
         msg, self.pending = self.pending, None
