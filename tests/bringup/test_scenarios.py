@@ -104,3 +104,18 @@ def test_record_adds_the_bag_recorder():
     rec = specs["bag_recorder"]
     assert (rec.module, rec.cls) == ("hgpt_bringup.bag_ros", "BagRecorderNode")
     assert rec.parameters == {"topics": list(RECORD_TOPICS), "out": "/tmp/b"}  # wall clock: no use_sim_time
+
+
+def test_csv_rate_is_passed_or_refused(tmp_path):
+    from hgpt_bringup.run import csv_rate
+    from hgpt_core.errors import MotionFormatError
+
+    specs = scenario_nodes("eval", motion="/x/walk.csv", fps=60.0)
+    assert next(s for s in specs if s.name == "reference_player").parameters["fps"] == 60.0
+    assert "fps" not in next(s for s in scenario_nodes("eval") if s.name == "reference_player").parameters
+    csv = tmp_path / "g1_moves" / "walk.csv"  # a folder name is no rate
+    csv.parent.mkdir()
+    csv.write_text("0," * 35 + "0\n")
+    assert csv_rate(str(csv), 30.0) == 30.0 and csv_rate("clip.pkl", 0.0) == 0.0
+    with pytest.raises(MotionFormatError, match="--fps"):
+        csv_rate(str(csv), 0.0)
