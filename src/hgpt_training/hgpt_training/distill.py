@@ -1,0 +1,420 @@
+"""``hgpt train distill``: parallel DAgger from teachers (TWIST2, experts) into a Humanoid-GPT or a baseline.
+
+Rounds: collect (the student drives ``num_envs`` envs, teachers label every step, :mod:`hgpt_training.dagger`)
+-> aggregate (:class:`~hgpt_training.distill_data.TokenStore`) -> train on the aggregate (all positions of
+every sequence supervised in one forward pass, SmoothL1, AdamW, grad clip). Round 0 executes the teacher
+(beta = 1: behaviour cloning warm start); later rounds mix by ``betas``.
+
+The student's PD gains, default pose and action scale are the teacher's (labels are PD targets), 50 Hz
+control,
+200 Hz implicit PD (DESIGN §7). Everything resumes: a round collected is on disk, training checkpoints every
+``ckpt_every`` iterations with optimiser and RNG state, and each iteration's batch is drawn from a generator
+seeded by (seed, round, iteration, rank), so a resumed run continues identically.
+
+Scale-out: ``torchrun --nproc-per-node K -m hgpt_training.distill ...`` trains with DDP (gloo on CPU, NCCL on
+CUDA); rank 0 collects and writes, every rank trains on its own batches.
+
+Example (this machine, one core)::
+
+    hgpt train distill --run-dir ~/hgpt-runs/gpt_s --corpus ~/hgpt-runs/corpus_full
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from hgpt_core.errors import HgptError
+from hgpt_core.motion import atomic_write_bytes
+from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_policy.config import PolicyConfig, baseline_config, gpt_config
+from hgpt_policy.model import build_policy, make_metadata, num_params
+from hgpt_training.dagger import CollectConfig, TeacherMix, collect_round
+from hgpt_training.distill_data import SequenceSampler, TokenStore, corpus_motions
+
+STATE_FILE = "state.pt"
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """DAgger distillation of one student."""
+
+    run_dir: Path = Path.home() / "hgpt-runs" / "distill"
+    """Checkpoints, token store, logs (keep outside the work tree)."""
+    corpus: Path = Path("outputs/corpus_full")
+    """Built corpus (``hgpt corpus all --full``); its train split gives the episodes."""
+    hme_dir: Path | None = None
+    """HME clusters (default <corpus>/hme)."""
+    max_frames: int | None = 400_000
+    """Reference frames loaded (HME-weighted subset of the train split; memory ~1 kB/frame)."""
+    student: Literal["gpt", "mlp", "tcn"] = "gpt"
+    size: Literal["S", "B", "L"] = "S"
+    """GPT size."""
+    inference: Literal["sliding_kv", "window"] = "sliding_kv"
+    """GPT history semantics (train for what is deployed; see docs/training.md)."""
+    n_layer: int | None = None
+    """Override the GPT depth (tests, small students)."""
+    teachers: tuple[str, ...] = ("twist2",)
+    """Teacher specs (``twist2``, an expert .onnx/.pt); teacher 0 labels clusters not in ``teacher_of``."""
+    teacher_of: tuple[int, ...] = ()
+    """Teacher index per HME cluster (empty: teacher 0 everywhere)."""
+    rounds: int = 8
+    betas: tuple[float, ...] = (1.0, 0.5, 0.25)
+    """Probability per episode that the teacher's action is executed, per round (then 0)."""
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    iters_first: int = 600
+    """Training iterations after round 0 (behaviour cloning)."""
+    iters_per_round: int = 300
+    batch_size: int = 64
+    """Sequences per iteration (per rank)."""
+    seq_len: int | None = None
+    """Tokens per sequence: default ``context_len`` (window) or ``collect.episode_steps`` (from reset)."""
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    smooth_l1_beta: float = 1.0
+    ckpt_every: int = 50
+    threads: int = 1
+    device: str = "cpu"
+    seed: int = 0
+    policy_id: str = ""
+    """Name recorded in the metadata (default ``hgpt-<student>-<size>-<inference>``)."""
+    progress: bool = True
+
+    def policy_config(self) -> PolicyConfig:
+        if self.student == "gpt":
+            extra = {"n_layer": self.n_layer} if self.n_layer else {}
+            return gpt_config(self.size, self.inference, **extra)
+        return baseline_config(self.student)
+
+    def beta(self, r: int) -> float:
+        return self.betas[r] if r < len(self.betas) else 0.0
+
+    def iters(self, r: int) -> int:
+        return self.iters_first if r == 0 else self.iters_per_round
+
+
+def student_metadata(cfg: DistillConfig, arch: PolicyConfig, training: dict | None = None) -> PolicyMetadata:
+    """The student's metadata: the teacher's gains/default pose/action scale, the deployable token."""
+    from hgpt_policy.twist2 import twist2_metadata
+
+    t = twist2_metadata()
+    pid = (
+        cfg.policy_id or f"hgpt-{cfg.student}-{cfg.size if cfg.student == 'gpt' else 'base'}-{arch.inference}"
+    )
+    return make_metadata(
+        arch,
+        pid,
+        default_joint_pos=t.default_joint_pos,
+        kp=t.kp,
+        kd=t.kd,
+        action_scale=t.action_scale,
+        training=training or {},
+    )
+
+
+def sequence_loss(model, x, y, m, beta: float) -> torch.Tensor:
+    """SmoothL1 over every supervised position: sum over valid (B, L) slots / (B * L * A).
+
+    The fixed denominator makes the DDP average over ranks equal the loss of the union batch.
+    """
+    pred = model(x)
+    per = F.smooth_l1_loss(pred, y, reduction="none", beta=beta).sum(-1) * m
+    return per.sum() / (x.shape[0] * x.shape[1] * y.shape[-1])
+
+
+def make_teachers(cfg: DistillConfig) -> TeacherMix:
+    from hgpt_sim.evaluate import make_adapter
+
+    teachers = [make_adapter(s) for s in cfg.teachers]
+    by = np.asarray(cfg.teacher_of or (0,), dtype=np.int64)
+    if (by < 0).any() or (by >= len(teachers)).any():
+        raise HgptError(f"teacher_of {cfg.teacher_of} names teachers outside 0..{len(teachers) - 1}")
+    return TeacherMix(teachers, by)
+
+
+class Trainer:
+    """One distillation run in ``cfg.run_dir`` (created or resumed)."""
+
+    def __init__(self, cfg: DistillConfig) -> None:
+        self.cfg = cfg
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.device = torch.device(cfg.device)
+        torch.set_num_threads(cfg.threads)
+        self.run_dir = Path(cfg.run_dir).expanduser()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.store = TokenStore(self.run_dir / "tokens")
+        self.arch = cfg.policy_config()
+        torch.manual_seed(cfg.seed)
+        self.model = build_policy(self.arch).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.round, self.phase, self.iter, self.trained_tokens = 0, "collect", 0, 0
+        self.history: list[dict] = []
+        self._load()
+        self.ddp = None
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(self.model)
+        self.tb = _tensorboard(self.run_dir / "tb") if self.rank == 0 else None
+
+    @property
+    def seq_len(self) -> int:
+        if self.cfg.seq_len:
+            return self.cfg.seq_len
+        return self.arch.context_len if self.arch.inference == "window" else self.cfg.collect.episode_steps
+
+    # ---- state ---------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        path = self.run_dir / STATE_FILE
+        if not path.is_file():
+            return
+        s = torch.load(path, map_location=self.device, weights_only=False)
+        if s["arch"] != self.arch.to_dict():
+            raise HgptError(f"{path} was trained with another architecture; use a new --run-dir")
+        self.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["opt"])
+        self.round, self.phase, self.iter = s["round"], s["phase"], s["iter"]
+        self.trained_tokens, self.history = s["trained_tokens"], s["history"]
+        torch.set_rng_state(s["torch_rng"])
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        blob = {
+            "arch": self.arch.to_dict(),
+            "config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "round": self.round,
+            "phase": self.phase,
+            "iter": self.iter,
+            "trained_tokens": self.trained_tokens,
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+        }
+        buf = io.BytesIO()
+        torch.save(blob, buf)
+        atomic_write_bytes(self.run_dir / STATE_FILE, buf.getvalue())
+
+    def metadata(self) -> PolicyMetadata:
+        cfg = self.cfg
+        return student_metadata(
+            cfg,
+            self.arch,
+            {
+                "method": "parallel DAgger (Humanoid-GPT 3.3)",
+                "teachers": list(cfg.teachers),
+                "corpus": str(cfg.corpus),
+                "rounds": self.round,
+                "collected_tokens": self.store.num_tokens(),
+                "trained_tokens": self.trained_tokens,
+                "params": num_params(self.model),
+            },
+        )
+
+    # ---- phases --------------------------------------------------------------------------------------
+
+    def _collect(self, motions, mix) -> None:
+        from hgpt_policy.runtime import Policy
+
+        r, cfg = self.round, self.cfg
+        beta = cfg.beta(r)
+        student = None
+        if beta < 1.0:
+            cpu = build_policy(self.arch)
+            cpu.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
+            student = Policy.from_model(cpu.eval(), self.metadata())
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            steps = cfg.collect.steps_first if r == 0 and cfg.collect.steps_first else cfg.collect.steps
+            res = collect_round(
+                motions, self.metadata(), student, mix, beta, cfg.collect, cfg.seed * 1000 + r, steps
+            )
+        res.info["wall_s"] = time.perf_counter() - t0
+        res.info["steps_per_s"] = cfg.collect.num_envs * steps / res.info["wall_s"]
+        self.store.write_round(r, res.tokens, res.labels, res.episodes, res.info)
+        self._log({f"collect/{k}": v for k, v in res.info.items() if isinstance(v, (int, float))})
+
+    def _fit_normalizer(self) -> None:
+        norm = self.model.normalizer
+        if bool(norm.frozen):
+            return
+        rd = self.store.read_round(0)
+        rng = np.random.default_rng(self.cfg.seed)
+        idx = np.sort(rng.choice(len(rd.tokens), size=min(len(rd.tokens), 200_000), replace=False))
+        norm.train()
+        norm.update(torch.from_numpy(np.asarray(rd.tokens[idx])).to(self.device))
+        norm.freeze()
+
+    def _train(self) -> None:
+        cfg, r = self.cfg, self.round
+        if r == 0:
+            self._fit_normalizer()
+        sampler = SequenceSampler(
+            [self.store.read_round(i) for i in self.store.rounds() if i <= r],
+            self.seq_len,
+            from_reset=self.arch.inference != "window",
+        )
+        net = self.ddp or self.model
+        net.train()
+        n = cfg.iters(r)
+        bar = tqdm(
+            range(self.iter, n), desc=f"round {r} train", disable=not cfg.progress or self.rank, leave=False
+        )
+        losses = []
+        for it in bar:
+            rng = np.random.default_rng([cfg.seed, r, it, self.rank])
+            x, y, m = (torch.from_numpy(a).to(self.device) for a in sampler.sample(cfg.batch_size, rng))
+            loss = sequence_loss(net, x, y, m, cfg.smooth_l1_beta)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            self.iter = it + 1
+            self.trained_tokens += int(m.sum().item()) * self.world
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if self.tb is not None:
+                step = self.trained_tokens
+                self.tb.add_scalar("train/loss", loss.item(), step)
+                self.tb.add_scalar("train/grad_norm", float(gn), step)
+            if self.iter % cfg.ckpt_every == 0 and self.iter < n:
+                self.save()
+        if losses:
+            self._log(
+                {"train/loss_last50": float(np.mean(losses[-50:])), "train/aggregate_tokens": sampler.tokens}
+            )
+
+    def _log(self, row: dict) -> None:
+        row = {"round": self.round, "trained_tokens": self.trained_tokens, "time": time.time(), **row}
+        self.history.append(row)
+        if self.rank == 0:
+            if self.tb is not None:
+                for k, v in row.items():
+                    if "/" in k:
+                        self.tb.add_scalar(k, v, self.round)
+            with open(self.run_dir / "log.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def run(self) -> Path:
+        """Run (or resume) every round; returns the final checkpoint (``student.pt`` in run_dir)."""
+        cfg = self.cfg
+        need_motions = self.round < cfg.rounds and (
+            self.phase == "collect" and self.round not in self.store.rounds()
+        )
+        motions = mix = None
+        if need_motions or self.round < cfg.rounds:
+            motions = (
+                corpus_motions(cfg.corpus, "train", cfg.hme_dir, cfg.max_frames, seed=cfg.seed)
+                if self.rank == 0
+                else None
+            )
+            mix = make_teachers(cfg) if self.rank == 0 else None
+        while self.round < cfg.rounds:
+            if self.phase == "collect":
+                if self.rank == 0 and self.round not in self.store.rounds():
+                    self._collect(motions, mix)
+                _barrier(self.world)
+                self.phase, self.iter = "train", 0
+                self.save()
+            self._train()
+            self.round, self.phase, self.iter = self.round + 1, "collect", 0
+            self.save()
+            self.export_checkpoint()
+        _barrier(self.world)
+        return self.export_checkpoint()
+
+    def export_checkpoint(self) -> Path:
+        from hgpt_policy.export import save_checkpoint
+
+        path = self.run_dir / "student.pt"
+        if self.rank == 0:
+            cpu = build_policy(self.arch)
+            cpu.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
+            save_checkpoint(path, cpu.eval(), self.metadata())
+            write_curve(self.run_dir)
+        return path
+
+
+def write_curve(run_dir: Path) -> Path | None:
+    """log.jsonl -> curve.csv and curve.png (falls per 1k steps of each round's collection, training loss)."""
+    log = Path(run_dir) / "log.jsonl"
+    if not log.is_file():
+        return None
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    keys = sorted({k for r in rows for k in r})
+    with open(Path(run_dir) / "curve.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, keys)
+        w.writeheader()
+        w.writerows(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    col = [r for r in rows if "collect/falls_per_1k_steps" in r]
+    ax[0].plot([r["round"] for r in col], [r["collect/falls_per_1k_steps"] for r in col], "o-")
+    ax[0].set(
+        xlabel="DAgger round",
+        ylabel="falls per 1000 env steps",
+        title="collection (student drives from round 1)",
+    )
+    tr = [r for r in rows if "train/loss_last50" in r]
+    ax[1].plot([r["trained_tokens"] / 1e6 for r in tr], [r["train/loss_last50"] for r in tr], "o-")
+    ax[1].set(
+        xlabel="trained tokens [M]", ylabel="SmoothL1 (last 50 iters)", yscale="log", title="training loss"
+    )
+    fig.tight_layout()
+    out = Path(run_dir) / "curve.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: log.jsonl and curve.png still written
+        return None
+    return SummaryWriter(str(path))
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def main(cfg: DistillConfig | None = None) -> Path:
+    """Console entry (``hgpt train distill``; also ``torchrun -m hgpt_training.distill``)."""
+    import tyro
+
+    cfg = cfg or tyro.cli(DistillConfig)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+    path = Trainer(cfg).run()
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"student checkpoint: {path}")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""DAgger distillation on real corpus clips: teacher routing, supervision of every position, learning,
+DDP equivalence, resume, export round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as tmp
+
+from hgpt_policy.config import gpt_config
+from hgpt_policy.loader import HoldDefaultPolicy
+from hgpt_policy.model import build_policy
+from hgpt_policy.twist2 import twist2_metadata
+from hgpt_sim.adapters import HgptAdapter
+from hgpt_sim.twist2 import Twist2Adapter
+from hgpt_training.dagger import CollectConfig, TeacherMix, collect_round
+from hgpt_training.distill import DistillConfig, Trainer, sequence_loss, student_metadata
+from hgpt_training.distill_data import CorpusMotions, SequenceSampler, TokenStore, corpus_motions
+
+TINY = dict(n_layer=2, progress=False, threads=1)
+
+
+def tiny_cfg(run_dir: Path, corpus: Path, **kw) -> DistillConfig:
+    """A 2-layer GPT-S-wide student, 8 envs, short rounds: seconds per round on one core."""
+    base = dict(
+        run_dir=run_dir,
+        corpus=corpus,
+        rounds=2,
+        collect=CollectConfig(num_envs=8, steps=60, episode_steps=60, dr=False, progress=False),
+        iters_first=4,
+        iters_per_round=4,
+        batch_size=4,
+        ckpt_every=2,
+        **TINY,
+    )
+    base.update(kw)
+    return DistillConfig(**base)
+
+
+def hold_twist2_default() -> HgptAdapter:
+    """A real second teacher with TWIST2's gains: holds TWIST2's default pose (labels are exactly 0)."""
+    meta = dataclasses.replace(
+        twist2_metadata(), obs_terms=student_metadata(DistillConfig(), gpt_config()).obs_terms
+    )
+    meta = dataclasses.replace(meta, context_len=1, inference="single_frame")
+    return HgptAdapter(meta, HoldDefaultPolicy())
+
+
+@pytest.fixture(scope="module")
+def motions(small_corpus: Path) -> CorpusMotions:
+    return corpus_motions(small_corpus, "train", max_frames=20_000)
+
+
+def test_corpus_motions_are_the_train_split(small_corpus: Path, motions: CorpusMotions) -> None:
+    from hgpt_training.corpus_store import CorpusReader
+
+    train = {e["entry_id"] for e in CorpusReader(small_corpus, "train").entries}
+    test = {e["entry_id"] for e in CorpusReader(small_corpus, "test").entries}
+    assert set(motions.entry_ids) <= train and not set(motions.entry_ids) & test
+    assert motions.weights.sum() == pytest.approx(1.0) and (motions.weights > 0).all()
+    assert motions.bank.fps == 50.0
+
+
+def test_labels_come_from_each_envs_teacher(motions: CorpusMotions) -> None:
+    # Two clusters: even clips -> TWIST2 (teacher 0), odd clips -> a default-pose holder with TWIST2's gains.
+    m = dataclasses.replace(
+        motions,
+        frame_cluster=[np.full(len(fc), c % 2) for c, fc in enumerate(motions.frame_cluster)],
+        num_clusters=2,
+    )
+    mix = TeacherMix([Twist2Adapter(), hold_twist2_default()], np.array([0, 1]))
+    meta = student_metadata(DistillConfig(), gpt_config("S", "sliding_kv", n_layer=2))
+    cfg = CollectConfig(num_envs=8, steps=40, episode_steps=40, dr=False, progress=False)
+    res = collect_round(m, meta, None, mix, 1.0, cfg, seed=3)
+    assert set(res.episodes[:, 2]) == {0, 1}, "the seed should draw clips of both clusters"
+    for off, n, cluster, teacher in res.episodes:
+        assert teacher == cluster
+        lab = res.labels[off : off + n]
+        if teacher == 1:
+            np.testing.assert_allclose(lab, 0.0, atol=1e-6)  # the holder's target is the student's default
+        else:
+            assert np.abs(lab).max() > 0.05  # TWIST2 moves the joints
+    assert res.tokens.shape == (8 * 40, 161) and np.isfinite(res.tokens).all()
+
+
+def test_loss_supervises_every_valid_position() -> None:
+    torch.manual_seed(0)
+    model = build_policy(gpt_config("S", "sliding_kv", n_layer=2))
+    x, y = torch.randn(2, 12, 161), torch.randn(2, 12, 29)
+    m = torch.ones(2, 12)
+    m[1, 8:] = 0.0  # padding
+    y.requires_grad_(True)
+    sequence_loss(model, x, y, m, 1.0).backward()
+    g = y.grad.abs().sum(-1)
+    assert (g[0] > 0).all() and (g[1, :8] > 0).all()
+    assert (g[1, 8:] == 0).all()
+
+
+def test_sampler_semantics(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path)
+    tok = np.arange(100 * 3, dtype=np.float32).reshape(100, 3)
+    lab = np.zeros((100, 29), np.float32)
+    eps = np.array([[0, 70, 0, 0], [70, 30, 0, 0]])
+    store.write_round(0, tok, lab, eps, {})
+    (tmp_path / ".tmp-round-0001-1").mkdir()  # a collection killed before its rename
+    store = TokenStore(tmp_path)
+    assert store.rounds() == [0] and not list(tmp_path.glob(".tmp-*"))
+    rng = np.random.default_rng(0)
+    x, _, m = SequenceSampler([store.read_round(0)], 50, from_reset=True).sample(16, rng)
+    for b in range(16):  # every sequence starts at an episode's first token
+        assert x[b, 0, 0] in (0.0, 70 * 3.0)
+        assert m[b].sum() == (50 if x[b, 0, 0] == 0 else 30)
+    x, _, m = SequenceSampler([store.read_round(0)], 20, from_reset=False).sample(64, rng)
+    starts = x[:, 0, 0] / 3
+    assert len(set(starts.tolist())) > 5 and (m.sum(1) == 20).all()
+
+
+@pytest.mark.slow
+def test_student_trained_on_one_clip_beats_untrained(
+    small_corpus: Path, motions: CorpusMotions, tmp_path
+) -> None:
+    """Two DAgger rounds on one clip (a few hundred iterations): it tracks that clip better than at init."""
+    from hgpt_policy.runtime import Policy
+    from hgpt_sim.env import EnvConfig, TrackingEnv
+    from hgpt_sim.metrics import step_errors
+    from hgpt_training.dagger import student_actuation
+
+    one = int(np.argmax(motions.bank.lengths))
+    clip = dataclasses.replace(
+        motions,
+        weights=np.eye(len(motions.weights))[one],
+    )
+    cfg = tiny_cfg(
+        tmp_path / "run", small_corpus, rounds=2, iters_first=80, iters_per_round=60, batch_size=8, lr=1e-3
+    )
+    cfg = dataclasses.replace(cfg, collect=dataclasses.replace(cfg.collect, steps=100, episode_steps=100))
+    tr = Trainer(cfg)
+    untrained = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    import hgpt_training.distill as distill_mod
+
+    orig = distill_mod.corpus_motions
+    distill_mod.corpus_motions = lambda *a, **k: clip
+    try:
+        tr.run()
+    finally:
+        distill_mod.corpus_motions = orig
+
+    def track_err(state_dict) -> float:
+        model = build_policy(tr.arch)
+        model.load_state_dict(state_dict)
+        meta = tr.metadata()
+        adapter = HgptAdapter(meta, Policy.from_model(model.eval(), meta))
+        env = TrackingEnv(
+            EnvConfig(
+                num_envs=4,
+                nthread=1,
+                episode_frames=(100, 100),
+                auto_reset=False,
+                compute_obs=False,
+                privileged_obs=False,
+                seed=1,
+            ),
+            clip.bank,
+            meta=meta,
+            actuation=student_actuation(meta),
+        )
+        env.reset(clip_ids=np.full(4, one), start_frames=np.array([0, 50, 100, 150]))
+        errs, alive = [], np.ones(4, bool)
+        with torch.no_grad():
+            for _ in range(100):
+                res = env.step_targets(adapter.act(env.state, env.reference(1)))
+                alive &= ~res.terminated.numpy()
+                e = step_errors(env.state, env.reference())["mpjpe"]
+                errs.append(np.where(alive, e, 1.0))  # a fallen env scores 1 rad per step
+        return float(np.mean(errs))
+
+    trained, init = track_err(tr.model.state_dict()), track_err(untrained)
+    print(f"tracking error: trained {trained:.3f}, untrained {init:.3f}")
+    assert trained < 0.8 * init
+
+
+def _ddp_worker(rank: int, world: int, port: int, x, y, m, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_policy(gpt_config("S", "sliding_kv", n_layer=2))
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    half = slice(rank * 2, rank * 2 + 2)
+    sequence_loss(ddp, x[half], y[half], m[half], 1.0).backward()
+    if rank == 0:
+        torch.save({k: p.grad for k, p in model.named_parameters()}, Path(out_dir) / "ddp.pt")
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_give_the_single_process_gradient(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    x, y = torch.randn(4, 10, 161), torch.randn(4, 10, 29)
+    m = torch.ones(4, 10)
+    m[3, 6:] = 0.0
+    port = 29500 + os.getpid() % 1000
+    tmp.spawn(_ddp_worker, args=(2, port, x, y, m, str(tmp_path)), nprocs=2, join=True)
+    torch.manual_seed(0)
+    model = build_policy(gpt_config("S", "sliding_kv", n_layer=2))
+    sequence_loss(model, x, y, m, 1.0).backward()
+    ddp = torch.load(tmp_path / "ddp.pt")
+    for k, p in model.named_parameters():
+        torch.testing.assert_close(ddp[k], p.grad, rtol=1e-4, atol=1e-6)
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_resume_continues_identically(small_corpus: Path, motions, tmp_path: Path, monkeypatch) -> None:
+    import hgpt_training.distill as distill_mod
+
+    monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
+    a = Trainer(tiny_cfg(tmp_path / "a", small_corpus))
+    a.run()
+
+    class Crashing(Trainer):
+        def save(self) -> None:  # dies right after the mid-round-1 checkpoint, as a SIGKILL would
+            super().save()
+            if self.round == 1 and self.phase == "train" and self.iter == 2:
+                raise _Crash
+
+    with pytest.raises(_Crash):
+        Crashing(tiny_cfg(tmp_path / "b", small_corpus)).run()
+    b = Trainer(tiny_cfg(tmp_path / "b", small_corpus))
+    assert (b.round, b.phase, b.iter) == (1, "train", 2)
+    b.run()
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(b.model.state_dict()[k], v, rtol=0, atol=0)
+    assert a.store.num_tokens() == b.store.num_tokens()
+    assert (tmp_path / "b" / "student.pt").is_file() and (tmp_path / "b" / "curve.png").is_file()
+
+
+def test_export_round_trips_trained_weights(small_corpus: Path, motions, tmp_path: Path, monkeypatch) -> None:
+    import hgpt_training.distill as distill_mod
+    from hgpt_policy.export import export_policy, load_checkpoint
+    from hgpt_policy.runtime import Policy
+
+    monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
+    ckpt = Trainer(tiny_cfg(tmp_path / "run", small_corpus, rounds=1)).run()
+    model, meta = load_checkpoint(ckpt)
+    assert meta.training["trained_tokens"] > 0 and meta.inference == "sliding_kv"
+    paths = export_policy(model, meta, tmp_path / "export", "student")
+    rd = TokenStore(tmp_path / "run" / "tokens").read_round(0)
+    off, n = (int(v) for v in rd.episodes[0, :2])
+    tokens = np.asarray(rd.tokens[off : off + min(n, 40)])[None]
+    ref = Policy.from_model(model, meta).run(tokens)
+    ort = Policy.load(paths["kv_step"], backend="onnxruntime").run(tokens)
+    np.testing.assert_allclose(ort, ref, atol=2e-4)
+    assert np.abs(ref).max() > 1e-3  # trained outputs, not the near-zero init head
