@@ -11,6 +11,7 @@ deployed policy builds them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,7 @@ class CollectResult:
     labels: np.ndarray  # (M, 29)
     episodes: np.ndarray  # (E, 4): offset, length, cluster, teacher
     info: dict
+    step_s: np.ndarray  # wall time of each control step of the batch [s], (steps,)
 
 
 def student_actuation(meta: PolicyMetadata) -> Actuation:
@@ -154,7 +156,9 @@ def collect_round(
     ep_start = np.zeros(n, dtype=np.int64)
     episodes: list[tuple[int, int, int, int, int]] = []  # env, start step, length, cluster, teacher
     falls = 0
+    step_s = np.zeros(steps)
     for t in tqdm(range(steps), desc=f"collect beta={beta:.2f}", disable=not cfg.progress, leave=False):
+        t0 = time.perf_counter()
         ref_next = env.reference(1)
         tok = build_obs(obs_input(env.state, ref_next, last, default), terms)
         which = mix.teacher_of(cluster)
@@ -181,6 +185,7 @@ def collect_round(
                 student.reset(done)
             cluster[done] = motions.clusters_at(env.clip_ids[done], env.frames[done])
             teacher_drives[done] = rng.random(len(done)) < beta
+        step_s[t] = time.perf_counter() - t0
     for i in range(n):  # episodes still running at the round's end (they start from a reset too)
         if ep_start[i] < steps:
             w = mix.teacher_of(cluster[i : i + 1])[0]
@@ -204,4 +209,4 @@ def collect_round(
         "mean_episode_len": float(np.mean([e[2] for e in ended])) if ended else float(steps),
         "dr": cfg.dr,
     }
-    return CollectResult(flat_tok, flat_lab, table, info)
+    return CollectResult(flat_tok, flat_lab, table, info, step_s)
