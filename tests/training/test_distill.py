@@ -259,3 +259,34 @@ def test_export_round_trips_trained_weights(small_corpus: Path, motions, tmp_pat
     ort = Policy.load(paths["kv_step"], backend="onnxruntime").run(tokens)
     np.testing.assert_allclose(ort, ref, atol=2e-4)
     assert np.abs(ref).max() > 1e-3  # trained outputs, not the near-zero init head
+
+
+@pytest.mark.slow
+def test_release_exports_quantises_evaluates_and_bundles(
+    small_corpus: Path, motions, tmp_path: Path, monkeypatch
+) -> None:
+    import hgpt_training.distill as distill_mod
+    import hgpt_training.release as release_mod
+
+    monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
+    Trainer(tiny_cfg(tmp_path / "run", small_corpus, rounds=1)).run()
+    monkeypatch.setattr(release_mod, "BUNDLE_DIR", tmp_path / "bundle")
+    card = release_mod.release(
+        release_mod.ReleaseConfig(
+            run_dir=tmp_path / "run",
+            corpus=small_corpus,
+            max_clips=1,
+            starts=1,
+            max_seconds=2.0,
+            quant_episodes=2,
+            bundle=True,
+            progress=False,
+        )
+    )
+    overall = card["test_split"]["overall"]
+    assert set(overall) == {"twist2", "hgpt_gpt_s.kv_step", "hgpt_gpt_s.kv_step.int8", "zero"}
+    assert 0.0 < card["int8_action_error"]["rel"] < 0.1
+    assert "| twist2 |" in card["table_md"]
+    bundled = sorted(p.name for p in (tmp_path / "bundle").iterdir())
+    assert "CARD.md" in bundled and "card.json" in bundled
+    assert len([b for b in bundled if b.endswith(".onnx")]) == 1

@@ -7,6 +7,10 @@ import sys
 
 STAGES = {
     "distill": ("hgpt_training.distill", "parallel DAgger from teachers into a Humanoid-GPT (or MLP/TCN)"),
+    "release": (
+        "hgpt_training.release",
+        "export + int8 + test-split table + training card of a distilled student",
+    ),
 }
 
 
