@@ -48,3 +48,48 @@ def test_root_height_offsets_hand_example():
 def test_stance_weight_ramps():
     w = stance_weight(np.array([[0], [0], [1], [1], [1], [1]], dtype=bool), frames=3)
     assert w[0, 0] == 0 and w[-1, 0] == 1 and 0 < w[2, 0] < 1
+
+
+def _foot(yaw: np.ndarray, contact_xy: np.ndarray, length: float = 0.15, s: float = 1.0):
+    """Ankle and toe (T, 2) of a foot of ``length`` whose point ``s`` (0 ankle, 1 toe) is ``contact_xy``."""
+    f = length * np.stack([np.cos(yaw), np.sin(yaw)], axis=1)
+    ankle = contact_xy - s * f
+    return ankle, ankle + f
+
+
+def test_a_pivot_about_the_ball_keeps_its_turn_and_holds_the_ball():
+    fps, t = 50.0, np.arange(100)
+    yaw = np.radians(40.0) * np.clip((t - 20) / 60, 0, 1)  # turns 40 deg on the ball of the foot
+    rng = np.random.default_rng(0)
+    ball = np.array([0.3, 0.1]) + 0.003 * rng.standard_normal((100, 2))  # mocap jitter of the contact
+    ankle, toe = _foot(yaw, ball)
+    stance = np.ones(100, dtype=bool)
+    runs_out: list = []
+    out = lock_stance_xy(ankle, stance, toe_xy=toe, fps=fps, out_runs=runs_out)
+    (run,) = runs_out
+    assert run.kind == "pivot" and run.contact >= 0.8 and run.yaw_range_rad > np.radians(35)
+    held_ball = out + run.contact * (toe - ankle)
+    assert np.linalg.norm(held_ball - held_ball.mean(axis=0), axis=1).max() < 0.01  # the ball stays put
+    swept = np.linalg.norm(out[-1] - out[0])
+    assert swept > 0.8 * np.linalg.norm(ankle[-1] - ankle[0])  # the ankle turns about it (kept)
+    # The old rule (ankle held at its mean) erased that turn:
+    assert np.linalg.norm(np.ptp(lock_stance_xy(ankle, stance), axis=0)) < 1e-9
+
+
+def test_jitter_is_held_and_a_shuffle_is_followed_smoothly():
+    fps = 50.0
+    rng = np.random.default_rng(1)
+    jitter = 0.004 * rng.standard_normal((100, 2))
+    ankle, toe = _foot(np.zeros(100), np.array([0.0, 0.0]) + jitter, s=0.0)
+    stance = np.ones(100, dtype=bool)
+    runs_out: list = []
+    out = lock_stance_xy(ankle, stance, toe_xy=toe, fps=fps, out_runs=runs_out)
+    assert runs_out[0].kind == "planted" and np.ptp(out, axis=0).max() < 1e-9  # artefact removed
+    slide = np.stack([np.linspace(0.0, 0.2, 100), np.zeros(100)], axis=1) + jitter  # 20 cm in 2 s
+    ankle, toe = _foot(np.zeros(100), slide, s=0.0)
+    runs_out.clear()
+    out = lock_stance_xy(ankle, stance, toe_xy=toe, fps=fps, out_runs=runs_out)
+    assert runs_out[0].kind == "shuffle"
+    assert out[-1, 0] - out[0, 0] > 0.15  # the intended slide is kept ...
+    rough = lambda x: np.abs(np.diff(x, 2, axis=0)).mean()  # noqa: E731
+    assert rough(out) < 0.3 * rough(ankle)  # ... without the jitter

@@ -158,8 +158,9 @@ def lock_stance_xy(
 
     Without ``toe_xy`` every run is held at its mean. With it each run is classified by
     :func:`classify_run`: a planted foot is held at its mean; a pivot holds the contact point (at its
-    mean, or on its low-passed path when it also shuffles) and the ankle turns about it with the foot's
-    own heading; a shuffle follows the low-passed path. Mocap jitter is removed in every case.
+    mean, or on its low-passed path when it also shuffles) and the ankle turns about it with the heading
+    of ``toe_xy - xy`` (give the foot's orientation target there, so that the two agree); a shuffle
+    follows the low-passed path. The contact point's jitter is removed in every case.
     ``out_runs`` (if given) receives the :class:`StanceRun` of every run.
 
     Shape: xy (T, 2), stance (T,), toe_xy (T, 2) -> (T, 2).
@@ -173,8 +174,8 @@ def lock_stance_xy(
             run = classify_run(xy, toe_xy, a, b, fps, cfg, scale)
             if out_runs is not None:
                 out_runs.append(run)
-            f = lowpass(toe_xy[a:b] - xy[a:b], fps, cfg.shuffle_hz)
-            p = xy[a:b] + run.contact * (toe_xy[a:b] - xy[a:b])
+            f = toe_xy[a:b] - xy[a:b]
+            p = xy[a:b] + run.contact * f
             held = lowpass(p, fps, cfg.shuffle_hz) if "shuffle" in run.kind else p.mean(axis=0)
             if run.kind == "planted":
                 offset[a:b] = xy[a:b].mean(axis=0) - xy[a:b]

@@ -13,7 +13,7 @@ from functools import lru_cache
 import mujoco
 import numpy as np
 
-from hgpt_core.rotations import quat_apply
+from hgpt_core.rotations import quat_apply, yaw_of
 from hgpt_retarget.ground import (
     StanceConfig,
     StanceRun,
@@ -260,8 +260,15 @@ def build_targets(
             pos[:, b] += quat_apply(frames["pelvis"], np.broadcast_to(geo.pelvis_from_hip_center, (t, 3)))
         for k, side in enumerate(SIDES):
             if tg.body == f"{side}_ankle_roll_link":
+                # The foot as the IK will turn it: the human's foot length along the orientation target's
+                # heading (a pivot's ankle must circle the contact point by the yaw the foot is given).
+                foot = rs[f"{side}_toe"][:, :2] - rs[f"{side}_ankle"][:, :2]
+                yaw = yaw_of(quat[:, b])
+                toe = pos[:, b, :2] + np.median(np.linalg.norm(foot, axis=-1)) * np.stack(
+                    (np.cos(yaw), np.sin(yaw)), axis=-1
+                )
                 pos[:, b, :2] = lock_stance_xy(
-                    pos[:, b, :2], stance[:, k], toe_xy=rs[f"{side}_toe"][:, :2], fps=motion.fps,
+                    pos[:, b, :2], stance[:, k], toe_xy=toe, fps=motion.fps,
                     cfg=stance_cfg, scale=scale, out_runs=stance_runs[k],
                 )  # fmt: skip
                 w = stance_w[:, k]
