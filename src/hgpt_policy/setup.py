@@ -6,8 +6,19 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test", "tests"]),
-    # The peer TWIST2 tracker (MIT, with its licence and layout notes): the bundled default policy.
-    package_data={package_name: ["assets/twist2/LICENSE", "assets/twist2/LAYOUT.md", "assets/twist2/*.onnx"]},
+    # The released Humanoid-GPT (``hgpt``, with its training card) and the peer TWIST2 tracker (MIT, with its
+    # licence and layout notes).
+    package_data={
+        package_name: [
+            "assets/twist2/LICENSE",
+            "assets/twist2/LAYOUT.md",
+            "assets/twist2/*.onnx",
+            "assets/hgpt_gpt_s/*.onnx",
+            "assets/hgpt_gpt_s/CARD.md",
+            "assets/hgpt_gpt_s/card.json",
+            "assets/hgpt_gpt_s/curve.png",
+        ]
+    },
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),

@@ -63,7 +63,9 @@ def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
     try:
         if spec.startswith("{"):
             return PolicyMetadata.from_json(spec), []
-        path = Path(spec).expanduser()
+        from hgpt_policy.loader import resolve_spec
+
+        path = Path(resolve_spec(spec)).expanduser()
         if path.suffix == ".json":
             return PolicyMetadata.from_json(path.read_text()), []
         if path.suffix == ".onnx":

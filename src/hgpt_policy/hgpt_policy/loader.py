@@ -28,14 +28,35 @@ class HoldDefaultPolicy:
 
 
 BUILTIN = {"zero": HoldDefaultPolicy}
+BUNDLED_DIR = Path(__file__).resolve().parent / "assets" / "hgpt_gpt_s"
+"""The released Humanoid-GPT (``hgpt``): one ONNX graph + its card (``hgpt train release --bundle``)."""
+BUNDLED = "hgpt"
+
+
+def bundled_policy() -> Path:
+    """Path of the bundled Humanoid-GPT graph (the spec ``hgpt``); FileNotFoundError when none is bundled."""
+    files = sorted(BUNDLED_DIR.glob("*.onnx"))
+    if len(files) != 1:
+        raise FileNotFoundError(
+            f"no single bundled Humanoid-GPT in {BUNDLED_DIR} ({len(files)} .onnx files); "
+            "make one with `hgpt train distill` then `hgpt train release --bundle`"
+        )
+    return files[0]
+
+
+def resolve_spec(spec: str) -> str:
+    """``hgpt`` -> the bundled graph's path; any other spec unchanged."""
+    return str(bundled_policy()) if spec == BUNDLED else spec
 
 
 def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1):
-    """``zero`` (hold the default pose), ``twist2`` / ``twist2:<file.onnx>`` (the peer's released tracker), or
-    a path to an exported hgpt policy (``.onnx`` / ``.pt`` checkpoint).
+    """``hgpt`` (the bundled Humanoid-GPT), ``zero`` (hold the default pose), ``twist2`` /
+    ``twist2:<file.onnx>`` (the peer's released tracker), or a path to an exported hgpt policy (``.onnx`` /
+    ``.pt`` checkpoint).
 
     Artifacts are checked against the robot by :class:`hgpt_policy.runtime.Policy` (refuses on mismatch).
     """
+    spec = resolve_spec(spec)
     if spec in BUILTIN:
         return BUILTIN[spec]()
     if spec == "twist2" or spec.startswith("twist2:"):
@@ -45,7 +66,7 @@ def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1
     path = Path(spec)
     if path.suffix not in (".onnx", ".pt") or not path.is_file():
         raise ValueError(
-            f"unknown policy '{spec}'; valid: {sorted(BUILTIN)}, twist2[:file.onnx], "
+            f"unknown policy '{spec}'; valid: {BUNDLED}, {sorted(BUILTIN)}, twist2[:file.onnx], "
             "or an existing .onnx/.pt file"
         )
     from hgpt_policy.runtime import Policy
