@@ -179,7 +179,9 @@ class RolloutBackend:
 
     def configure(self, actuation: Actuation) -> None:
         self.actuation = actuation
-        for m in {id(m): m for m in self._model_list}.values():
+        # The base model too: its time step is the one _rollout checks divergence against (per-env copies
+        # exist with randomisation; left at 5 ms, a 1 kHz policy read as diverged at its first step).
+        for m in {id(m): m for m in (self.base, *self._model_list)}.values():
             apply_actuation(m, actuation)
 
     def set_model_params(self, env_ids: np.ndarray, params: ModelParams) -> None:
