@@ -4,7 +4,9 @@ Control at ``control_dt`` (50 Hz); physics in a :class:`~hgpt_sim.backend.Backen
 ``mujoco.rollout``). Torch tensors at the API boundary, numpy float64 inside. Observations are built by
 ``hgpt_core.obs.build_obs`` from the policy's metadata layout (deployable) and
 ``privileged_obs_terms(K)`` (critic). Envs that end (fall or time-out) are reset automatically unless
-``auto_reset=False`` (evaluation stops scoring at the fall).
+``auto_reset=False`` (evaluation stops scoring at the fall). With ``terminal_obs=True`` a step also returns
+the observation each env ended in before its auto-reset (``StepResult.final_obs``/``final_priv_obs``): RL
+bootstraps the value of a time-out (``truncated``) from it, never of a fall (``terminated``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class EnvConfig:
     privileged_obs: bool = True
     compute_obs: bool = True
     """Build observations in ``step`` (off for adapters that build their own: obs is then (N, 0))."""
+    terminal_obs: bool = False
+    """Also return the observation each env ended its step in, before an auto-reset (``final_obs``)."""
     device: str = "cpu"
     reward: RewardConfig = field(default_factory=RewardConfig)
     fall: FallConfig = field(default_factory=FallConfig)
@@ -64,6 +68,11 @@ class StepResult:
     truncated: torch.Tensor
     terms: dict[str, torch.Tensor]
     info: dict[str, float]
+    final_obs: torch.Tensor | None = None
+    """With ``EnvConfig.terminal_obs``: ``obs``, except that envs which ended this step (and were
+    auto-reset) hold the observation of the state they ended in. None otherwise."""
+    final_priv_obs: torch.Tensor | None = None
+    """The same for ``priv_obs``."""
 
 
 class TrackingEnv:
@@ -217,12 +226,21 @@ class TrackingEnv:
         self.last_action = raw
         info = self._log(terms, fall, terminated, truncated)
         done = np.flatnonzero(terminated | truncated)
+        want_final = cfg.terminal_obs and cfg.compute_obs
+        final = self.observe() if want_final and cfg.auto_reset and len(done) else None
         if cfg.auto_reset and len(done):
             self._reset(done)
         if cfg.compute_obs:
             obs, priv = self.observe()
         else:
             obs, priv = torch.zeros((self.num_envs, 0), device=cfg.device), None
+        final_obs, final_priv = (obs, priv) if want_final else (None, None)
+        if final is not None:
+            final_obs = obs.clone()
+            final_obs[done] = final[0][done]
+            if priv is not None:
+                final_priv = priv.clone()
+                final_priv[done] = final[1][done]
         t = self._torch
         return StepResult(
             obs=obs,
@@ -232,6 +250,8 @@ class TrackingEnv:
             truncated=t(truncated),
             terms={k: t(v).float() for k, v in terms.items()},
             info=info,
+            final_obs=final_obs,
+            final_priv_obs=final_priv,
         )
 
     def _log(self, terms, fall, terminated, truncated) -> dict[str, float]:
