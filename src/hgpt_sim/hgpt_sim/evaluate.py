@@ -79,7 +79,8 @@ class EvalConfig:
     """Evaluate one or more policies on the same clips, starts and seeds; one comparison table."""
 
     policy: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """Policy, repeat to compare: ``twist2`` (or ``twist2:<file.onnx>``), ``zero`` (hold the default pose:
+    """Policy, repeat to compare: ``twist2`` (or ``twist2:<file.onnx>``), ``expert:<expert.pt>`` (a PPO
+    motion expert of hgpt_training), ``zero`` (hold the default pose:
     the trivial baseline), or an exported hgpt policy (.onnx/.pt). Default: twist2."""
     clips: tuple[str, ...] = DEFAULT_CLIPS
     """G1 clips (.csv .npz .pkl) or human mocap files (.bvh ..., retargeted through hgpt_retarget's
@@ -353,6 +354,10 @@ def make_adapter(spec: str) -> TrackerAdapter:
         from hgpt_sim.twist2 import DEFAULT_ONNX, Twist2Adapter
 
         return Twist2Adapter(spec.split(":", 1)[1] if ":" in spec else DEFAULT_ONNX)
+    if spec.startswith("expert:"):  # a PPO motion expert (hgpt_training.expert; TWIST2's gains)
+        from hgpt_training.expert import load_expert  # lazily: hgpt_sim does not depend on it
+
+        return load_expert(spec.split(":", 1)[1])
     from hgpt_policy.loader import load_tracking_policy  # hgpt policies (TrackingPolicy: .meta, .act)
 
     policy = load_tracking_policy(spec)
@@ -362,8 +367,9 @@ def make_adapter(spec: str) -> TrackerAdapter:
 def policy_name(policy: str | TrackerAdapter) -> str:
     """Table label: the spec (a file's stem) or the adapter's ``name``."""
     if isinstance(policy, str):
-        if policy.startswith("twist2:"):
-            return "twist2:" + Path(policy.split(":", 1)[1]).stem
+        if policy.startswith(("twist2:", "expert:")):
+            kind, path = policy.split(":", 1)
+            return f"{kind}:{Path(path).stem}"
         return Path(policy).stem if ("/" in policy or "." in policy) else policy
     return str(getattr(policy, "name", type(policy).__name__))
 
