@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hgpt_core.g1 import JOINT_LIMITS
+from hgpt_core.g1 import JOINT_LIMITS, KNEES_BENT_POSE
 from hgpt_retarget.human import load_human
 from hgpt_retarget.live import LiveConfig, LiveRetargeter
+from hgpt_retarget.quality import startup_speeds
 
 FPS = 50.0
 
@@ -33,7 +34,7 @@ def _feed(lr, stream, frames, edit=None):
 def test_clean_stream_tracks_and_stays_in_limits(stream):
     lr = LiveRetargeter()
     out = _feed(lr, stream, range(60))
-    assert out[0][1].events == ("init",) and all(not f.events for _, f in out[1:])
+    assert out[0][1].events == ("init", "ease") and all(set(f.events) <= {"ease"} for _, f in out[1:])
     q = np.array([f.joint_pos for _, f in out])
     assert np.all(q >= JOINT_LIMITS[:, 0] - 1e-6) and np.all(q <= JOINT_LIMITS[:, 1] + 1e-6)
     # Walking forward: the root follows the scaled human (about 1.5 m/s * 0.8 for 1 s).
@@ -83,8 +84,12 @@ def test_skeleton_change_reinitialises_and_stale_frames_repeat(stream, human_dir
     if not cmu_path:
         pytest.skip("CMU BVH absent")
     cmu, _ = load_human(cmu_path[0])
+    last = lr.last
     f = lr.step(cmu.joint_names, cmu.positions[0], 1.0)
-    assert f.events == ("reinit", "init") and lr.mapping.name == "cmu"
+    assert f.events == ("reinit", "init", "ease") and lr.mapping.name == "cmu"
+    # eases from the last frame sent (one step at ease_speed), not a jump to the new skeleton's pose
+    step = LiveConfig.ease_speed * LiveConfig.ease_max_dt
+    assert np.abs(f.joint_pos - last.joint_pos).max() <= step + 1e-9
 
 
 def test_wrong_units_or_unknown_skeleton_give_no_output(stream):
@@ -94,3 +99,53 @@ def test_wrong_units_or_unknown_skeleton_give_no_output(stream):
     lr = LiveRetargeter()
     assert lr.step(("a", "b"), np.zeros((2, 3)), 0.0) is None
     assert "no skeleton mapping fits" in lr.last_error
+
+
+def test_start_eases_in_from_the_robot_pose_at_bounded_speed(stream):
+    """Issue 18: the live output starts at the robot's pose and never outruns ease_speed until it has met
+    the retargeted motion; over the whole stream the first second is no faster than the p99 after it."""
+    cfg = LiveConfig()
+    lr = LiveRetargeter(cfg=cfg)
+    robot = np.zeros(29)  # the robot stands with every joint at zero: far from the walking pose
+    lr.set_robot_pose(robot)
+    out = [f for _, f in _feed(lr, stream, range(stream.num_frames))]
+    q = np.array([f.joint_pos for f in out])
+    assert np.abs(q[0] - robot).max() <= cfg.ease_speed / FPS + 1e-9  # one eased step from the robot
+    easing = np.array(["ease" in f.events for f in out])
+    assert easing[0] and not easing[-1]  # it met the motion and follows it
+    # The same stream without easing (infinite ease speed: the output is the solution at once).
+    direct = LiveRetargeter(cfg=LiveConfig(ease_speed=np.inf))
+    ref = np.array([f.joint_pos for _, f in _feed(direct, stream, range(stream.num_frames))])
+    met = np.isclose(q, ref, atol=1e-12)
+    assert met[-1].all()
+    follows = np.maximum.accumulate(met, axis=0)  # a joint that met the motion stays on it
+    np.testing.assert_array_equal(follows, met)
+    step = np.abs(np.diff(q, axis=0))
+    assert step[~met[1:]].max() <= cfg.ease_speed / FPS + 1e-9  # not yet met: bounded speed
+    # Start-up: the first second no faster than the rest of the stream, or than the same second when the
+    # retargeter has been running for a second already (the first second played backwards in front).
+    first, after = startup_speeds(q, FPS)
+    warm = LiveRetargeter(cfg=cfg)
+    warm.set_robot_pose(robot)
+    n = int(FPS)
+    lead = [(i, stream.positions[n - i]) for i in range(n)]  # frames n .. 1, then the stream from 0
+    for i, p in lead:
+        warm.step(stream.joint_names, p, i / FPS)
+    w = np.array(
+        [warm.step(stream.joint_names, stream.positions[i], (n + i) / FPS).joint_pos for i in range(n + 1)]
+    )
+    warm_first = np.abs(np.diff(w, axis=0)).max() * FPS
+    assert first <= max(after, 1.1 * warm_first), (first, after, warm_first)
+
+
+def test_invalid_frames_then_recovery_ease_from_the_last_frame(stream):
+    lr = LiveRetargeter(cfg=LiveConfig(hold_timeout_s=0.1))
+    lr.set_robot_pose(KNEES_BENT_POSE)
+    foot = stream.joint_names.index("Foot_L")
+    _feed(lr, stream, range(100))
+    bad = dict(_feed(lr, stream, range(100, 140), lambda i, p: (p.__setitem__(foot, np.nan), p)[1]))
+    assert not bad[139].valid
+    back = dict(_feed(lr, stream, range(140, 145)))
+    assert "ease" in back[140].events
+    step = LiveConfig.ease_speed * LiveConfig.ease_max_dt
+    assert np.abs(back[140].joint_pos - KNEES_BENT_POSE).max() <= step + 1e-9  # from the robot's pose
