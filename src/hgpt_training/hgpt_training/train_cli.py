@@ -7,6 +7,10 @@ import sys
 
 STAGES = {
     "distill": ("hgpt_training.distill", "parallel DAgger from teachers into a Humanoid-GPT (or MLP/TCN)"),
+    "expert": (
+        "hgpt_training.expert",
+        "PPO motion expert per HME cluster (residual over a teacher; Ray fan-out)",
+    ),
     "release": (
         "hgpt_training.release",
         "export + int8 + test-split table + training card of a distilled student",
