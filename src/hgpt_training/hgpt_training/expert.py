@@ -620,7 +620,7 @@ class ExpertTrainer:
             bar.close()
             if self._tb:
                 self._tb.flush()
-        return {"cluster": cfg.cluster, "run_dir": str(self.dir), "iteration": self.iteration, **row}
+        return {**row, "cluster": cfg.cluster, "run_dir": str(self.dir), "iteration": self.iteration}
 
     def close(self) -> None:
         self.env.close()
