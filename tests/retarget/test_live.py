@@ -149,3 +149,26 @@ def test_invalid_frames_then_recovery_ease_from_the_last_frame(stream):
     assert "ease" in back[140].events
     step = LiveConfig.ease_speed * LiveConfig.ease_max_dt
     assert np.abs(back[140].joint_pos - KNEES_BENT_POSE).max() <= step + 1e-9  # from the robot's pose
+
+
+def test_live_pivot_rule_keeps_more_of_a_boxers_turn(human_dir):
+    """Opt-in live pivot rule on the Bandai boxer (punch_normal_001): the stance ankle is no longer pinned."""
+    from hgpt_core.motion import MotionClip
+    from hgpt_retarget.quality import evaluate_clip
+    from hgpt_retarget.targets import build_targets
+
+    path = sorted((human_dir / "bandai_namco").rglob("*punch_normal_001.bvh"))
+    if not path:
+        pytest.skip("Bandai-Namco punch_normal_001 absent")
+    motion, mapping = load_human(path[0])
+    s = motion.resample(FPS)
+    tg = build_targets(s, mapping)  # the yardstick: the offline stance frames and scaled human
+    p50 = {}
+    for follow in (False, True):
+        lr = LiveRetargeter(cfg=LiveConfig(follow_pivots=follow))
+        out = [lr.step(s.joint_names, s.positions[i], i / FPS) for i in range(s.num_frames)]
+        clip = MotionClip(
+            *(np.array([getattr(f, a) for f in out]) for a in ("root_pos", "root_quat", "joint_pos")), FPS
+        )
+        p50[follow] = evaluate_clip(clip, tg.stance, tg.human_scaled).foot_stance_speed_p50_mps
+    assert p50[True] > 1.4 * p50[False]
