@@ -127,7 +127,11 @@ def run_jobs(jobs: list[RetargetJob], workers: int, backend: str = "process") ->
 
 @dataclass
 class Args:
-    """Retarget human motion files to the G1 (50 Hz hgpt clips) with a quality report."""
+    """Retarget human motion files to the G1 (50 Hz hgpt clips) with a quality report.
+
+    Also: ``hgpt retarget compare --help`` (ours vs a peer's retarget, one table) and
+    ``hgpt retarget startup --help`` (start-up speed check).
+    """
 
     inputs: tyro.conf.Positional[tuple[str, ...]]
     """Files or folders (searched recursively for .bvh .npy .npz .pt .pkl)."""
