@@ -71,6 +71,8 @@ class DistillConfig:
     teacher_of: tuple[int, ...] = ()
     """Teacher index per HME cluster (empty: teacher 0 everywhere)."""
     rounds: int = 8
+    max_tokens: int | None = None
+    """Stop collecting once the aggregate holds this many teacher-labelled tokens (the paper's "tokens")."""
     betas: tuple[float, ...] = (1.0, 0.5, 0.25)
     """Probability per episode that the teacher's action is executed, per round (then 0)."""
     collect: CollectConfig = field(default_factory=CollectConfig)
@@ -314,18 +316,15 @@ class Trainer:
     def run(self) -> Path:
         """Run (or resume) every round; returns the final checkpoint (``student.pt`` in run_dir)."""
         cfg = self.cfg
-        need_motions = self.round < cfg.rounds and (
-            self.phase == "collect" and self.round not in self.store.rounds()
-        )
         motions = mix = None
-        if need_motions or self.round < cfg.rounds:
+        if self._more():
             motions = (
                 corpus_motions(cfg.corpus, "train", cfg.hme_dir, cfg.max_frames, seed=cfg.seed)
                 if self.rank == 0
                 else None
             )
             mix = make_teachers(cfg) if self.rank == 0 else None
-        while self.round < cfg.rounds:
+        while self._more():
             if self.phase == "collect":
                 if self.rank == 0 and self.round not in self.store.rounds():
                     self._collect(motions, mix)
@@ -338,6 +337,13 @@ class Trainer:
             self.export_checkpoint()
         _barrier(self.world)
         return self.export_checkpoint()
+
+    def _more(self) -> bool:
+        """Another round to run: below ``rounds``, and (with ``max_tokens``) fewer tokens collected."""
+        if self.round >= self.cfg.rounds:
+            return False
+        budget = self.cfg.max_tokens
+        return budget is None or self.phase != "collect" or self.store.num_tokens() < budget
 
     def export_checkpoint(self) -> Path:
         from hgpt_policy.export import save_checkpoint

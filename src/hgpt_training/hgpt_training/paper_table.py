@@ -1,0 +1,224 @@
+"""``hgpt train table``: the paper's small-scale comparison from one command.
+
+Rows (``--rows``) name a student and a token budget (teacher-labelled DAgger tokens, the paper's "tokens"):
+``mlp:2M tcn:2M gpt_s:2M gpt_s:20M`` by default (paper, AMASS-test SR: 76.89 / 81.48 / 83.26 / 86.02).
+Each row is one resumable ``hgpt train distill`` run under ``run_root/<row>`` with the same teachers, corpus
+and settings; rows run one after the other (``--executor local``) or as Ray tasks (``--executor ray``: one
+row per worker, e.g. one GPU each). Then every student, the teachers and ``zero`` are evaluated side by side
+on the corpus test split (unseen clips) with the evaluation protocol, and ``table.md``, ``table.json`` and
+``scaling.png`` (tokens and parameters vs SR / MPJPE / MPKPE) are written, with the paper's SR next to ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hgpt_core.errors import HgptError
+from hgpt_core.motion import atomic_write_bytes
+from hgpt_training.distill import DistillConfig
+
+PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
+"""Humanoid-GPT Table (AMASS-test, SR %) for the rows this machine can train."""
+_STUDENTS = {"mlp": ("mlp", "S"), "tcn": ("tcn", "S"), "gpt_s": ("gpt", "S"), "gpt_b": ("gpt", "B")}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One student of the table."""
+
+    name: str
+    student: str
+    size: str
+    tokens: int
+
+
+def parse_row(spec: str) -> Row:
+    """``gpt_s:2M`` -> Row; budgets take k/M suffixes. Raises HgptError naming the valid forms."""
+    m = re.fullmatch(r"(\w+):(\d+(?:\.\d+)?)([kM]?)", spec)
+    if not m or m.group(1) not in _STUDENTS:
+        raise HgptError(
+            f"row '{spec}': expected STUDENT:TOKENS with STUDENT in {sorted(_STUDENTS)}, e.g. gpt_s:2M"
+        )
+    n = float(m.group(2)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(3)]
+    student, size = _STUDENTS[m.group(1)]
+    return Row(spec, student, size, int(n))
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """Train every row, then evaluate them side by side on the test split."""
+
+    run_root: Path = Path.home() / "hgpt-runs" / "table"
+    rows: tuple[str, ...] = tuple(PAPER_SR)
+    base: DistillConfig = field(default_factory=lambda: DistillConfig(rounds=1_000_000))
+    """Settings shared by every row (teachers, collection, optimiser, corpus); run_dir/student are per row."""
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    """Ray cluster address (None: a local Ray with ``num_cpus``)."""
+    num_cpus: int = 1
+    eval_only: bool = False
+    """Skip training (rows must have a student.pt)."""
+    starts: int = 3
+    max_seconds: float = 20.0
+    max_clips: int | None = None
+    progress: bool = True
+
+
+def row_config(cfg: TableConfig, row: Row) -> DistillConfig:
+    return dataclasses.replace(
+        cfg.base,
+        run_dir=Path(cfg.run_root) / row.name.replace(":", "_"),
+        student=row.student,
+        size=row.size,
+        max_tokens=row.tokens,
+        policy_id=f"hgpt-{row.name}",
+        progress=cfg.progress and cfg.executor == "local",
+    )
+
+
+def _train_row(dcfg: DistillConfig) -> str:
+    from hgpt_training.distill import Trainer
+
+    return str(Trainer(dcfg).run())
+
+
+def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
+    """Run (or resume) every row's distillation; returns the student checkpoints."""
+    cfgs = [row_config(cfg, r) for r in rows]
+    if cfg.executor == "local":
+        return [Path(_train_row(c)) for c in cfgs]
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1, num_gpus=0)(_train_row)
+        return [Path(p) for p in ray.get([task.remote(c) for c in cfgs])]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
+    """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png."""
+    from hgpt_policy.config import PolicyConfig
+    from hgpt_policy.model import build_policy, num_params
+    from hgpt_sim.evaluate import evaluate_policies, make_adapter
+
+    adapters, info = [], {}
+    for row, ck in zip(rows, ckpts, strict=True):
+        if not ck.is_file():
+            raise HgptError(f"row {row.name}: no student at {ck}; train it first (drop --eval-only)")
+        a = make_adapter(str(ck))
+        a.name = row.name
+        adapters.append(a)
+        meta = a.meta
+        info[row.name] = {
+            "params": num_params(build_policy(PolicyConfig.from_dict(meta.arch))),
+            "collected_tokens": meta.training.get("collected_tokens"),
+            "trained_tokens": meta.training.get("trained_tokens"),
+            "rounds": meta.training.get("rounds"),
+        }
+    out = Path(cfg.run_root)
+    res = evaluate_policies(
+        [*cfg.base.teachers, *adapters, "zero"],
+        split="test",
+        corpus=cfg.base.corpus,
+        max_clips=cfg.max_clips,
+        starts=cfg.starts,
+        max_seconds=cfg.max_seconds,
+        out_dir=out / "eval_test",
+        progress=cfg.progress,
+    )
+    overall = res.overall()
+    doc = {"rows": info, "overall": overall, "paper_sr": PAPER_SR, "table_md": res.table()}
+    doc["ordering"] = ordering(rows, overall)
+    atomic_write_bytes(out / "table.json", json.dumps(doc, indent=1, default=float).encode())
+    atomic_write_bytes(out / "table.md", table_md(rows, info, overall, doc).encode())
+    scaling_plot(rows, info, overall, out / "scaling.png")
+    return doc
+
+
+def ordering(rows: list[Row], overall: dict) -> dict[str, bool | None]:
+    """The paper's claims checked on our numbers (None when a row is missing)."""
+    sr = {r.name: overall[r.name]["SR"] for r in rows if r.name in overall}
+
+    def gt(a: str, b: str) -> bool | None:
+        return None if a not in sr or b not in sr else bool(sr[a] > sr[b])
+
+    return {
+        "gpt_s:2M > tcn:2M": gt("gpt_s:2M", "tcn:2M"),
+        "tcn:2M > mlp:2M": gt("tcn:2M", "mlp:2M"),
+        "gpt_s:20M > gpt_s:2M": gt("gpt_s:20M", "gpt_s:2M"),
+    }
+
+
+def table_md(rows: list[Row], info: dict, overall: dict, doc: dict) -> str:
+    lines = [
+        "| student | params | tokens (collected) | SR (ours, test split) | SR (paper, AMASS-test) "
+        "| MPJPE (rad) | MPKPE own-heading (mm) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        o, i = overall[r.name], info[r.name]
+        paper = PAPER_SR.get(r.name)
+        lines.append(
+            f"| {r.name} | {i['params'] / 1e6:.2f}M | {i['collected_tokens']:,} | {100 * o['SR']:.1f} | "
+            f"{paper if paper is not None else '-'} | {o['mpjpe']:.4f} | {o['mpkpe_local_mm']:.1f} |"
+        )
+    checks = "\n".join(f"- {k}: {v}" for k, v in doc["ordering"].items())
+    return (
+        "\n".join(lines)
+        + f"\n\nPaper's ordering on our numbers:\n{checks}\n\nFull table:\n\n{doc['table_md']}\n"
+    )
+
+
+def scaling_plot(rows: list[Row], info: dict, overall: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = (
+        ("SR", "SR (falls only)"),
+        ("mpjpe", "MPJPE [rad]"),
+        ("mpkpe_local_mm", "MPKPE own-heading [mm]"),
+    )
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for col, (key, label) in enumerate(metrics):
+        for rowi, xkey, xlabel in ((0, "collected_tokens", "DAgger tokens"), (1, "params", "parameters")):
+            ax = axes[rowi, col]
+            for r in rows:
+                x = info[r.name][xkey]
+                ax.scatter([x], [overall[r.name][key]], label=r.name)
+                ax.annotate(r.name, (x, overall[r.name][key]), fontsize=8)
+            ax.set(xscale="log", xlabel=xlabel, ylabel=label)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Students on the corpus test split (unseen clips)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(cfg: TableConfig | None = None) -> dict:
+    import tyro
+
+    cfg = cfg or tyro.cli(TableConfig)
+    rows = [parse_row(s) for s in cfg.rows]
+    ckpts = (
+        [row_config(cfg, r).run_dir / "student.pt" for r in rows] if cfg.eval_only else train_rows(cfg, rows)
+    )
+    doc = evaluate_rows(cfg, rows, ckpts)
+    print((Path(cfg.run_root) / "table.md").read_text())
+    return doc
+
+
+if __name__ == "__main__":
+    main()
