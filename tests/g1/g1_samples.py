@@ -12,6 +12,7 @@ import numpy as np
 
 from hgpt_core.g1 import G1_JOINT_NAMES, KNEES_BENT_POSE
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.session import Announcement
 from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import JointTarget, LowStateSample, SafetyConfig
 
@@ -20,6 +21,7 @@ N = len(G1_JOINT_NAMES)
 META = PolicyMetadata("test_policy")
 DEFAULT = np.asarray(META.default_joint_pos)
 UPRIGHT = np.array([1.0, 0.0, 0.0, 0.0])
+SESSION = "test-session"
 
 
 def sample(t: float, q: np.ndarray | None = None, **over) -> LowStateSample:
@@ -58,6 +60,7 @@ def target(
         policy_id=policy_id,
         recv_time=t,
         lag_offset=0.001,
+        session_id=SESSION,
     )
     fields.update(over)
     return JointTarget(**fields)
@@ -72,6 +75,12 @@ class Rig:
         self.q = KNEES_BENT_POSE[self.m.g1_of_motor].copy()
         self.cmd = None
         self.over: dict = {}
+        if meta is not None:  # the policy_node of the tests announced itself: commands of SESSION count
+            self.announce(meta)
+
+    def announce(self, meta: PolicyMetadata, session: str = SESSION) -> str:
+        """A /hgpt/policy announcement of ``meta`` at the rig's time; returns why it was refused."""
+        return self.m.on_announcement(Announcement(session, meta.policy_id, meta.to_json(), self.t, self.t), self.t)
 
     def step(self, command: bool = False, **over):
         self.t = round(self.t + DT, 9)

@@ -95,3 +95,19 @@ def test_gantry_holds_a_damped_robot_then_releases():
         robot.command(damp)
         robot.step()
     assert not robot.on_gantry and robot.state()["root_pos"][2] < 0.4  # released: a damped robot falls
+
+
+def test_default_guard_damps_within_50_ms_of_simulation_time_after_the_last_command():
+    """Issue 15 item 4: the MuJoCo bridge held a mid-stride target for 0.5 s; now the G1 rule (40 ms)."""
+    robot = SimRobot()
+    robot.command(stand_cmd(robot))
+    t_last = robot.time
+    damped_at = None
+    for _ in range(10):
+        t0 = robot.time
+        robot.step()
+        if robot.status.startswith("damping"):
+            damped_at = t0  # this control period ran damped from its start
+            break
+    assert damped_at is not None and damped_at - t_last <= 0.05 + 1e-9, (damped_at, t_last)
+    assert np.all(robot.model.actuator_gainprm[:, 0] == 0)

@@ -13,11 +13,13 @@ import time
 
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from hgpt_core.g1 import G1_JOINT_NAMES, index_map
+from hgpt_core.session import Announcement
+from hgpt_core.stamps import stamp_to_sec
 from hgpt_g1.bridge_config import BridgeConfig, load_policy_metadata
 from hgpt_g1.cdr import LOWCMD_CDR
 from hgpt_g1.executors import spin
@@ -33,12 +35,18 @@ from hgpt_g1.msg_conv import (
 )
 from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import SafetyConfig
-from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
+from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
 
 LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE_LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+ANNOUNCE = QoSProfile(  # /hgpt/policy: the latest announcement of each policy reaches late joiners
+    depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 
 
 class G1BridgeNode(Node):
@@ -63,6 +71,8 @@ class G1BridgeNode(Node):
         # raw: LowState arrives as bytes (hgpt_g1.cdr), ~50x cheaper than rclpy's Python message objects
         self.create_subscription(self.LowState, cfg.lowstate_topic, self.on_lowstate, LATEST, raw=True)
         self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, RELIABLE_LATEST)
+        self.create_subscription(PolicyInfo, "/hgpt/policy", self.on_policy, ANNOUNCE)
+        self.announce_problem = ""
         self.create_service(Trigger, "/hgpt/g1/arm", self.on_arm)
         self.create_service(Trigger, "/hgpt/g1/estop", self.on_estop)
         self.period = 1.0 / cfg.rate_hz
@@ -104,9 +114,34 @@ class G1BridgeNode(Node):
 
     def on_command(self, msg: JointCommand) -> None:
         try:
+            ignored = self.machine.gate.ignored
             self.machine.on_command(joint_command_to_target(msg, time.monotonic(), time.time()))
+            if self.machine.gate.ignored != ignored:
+                self.get_logger().warning(
+                    f"ignoring JointCommand of '{msg.policy_id}': {self.machine.gate.last_ignored}",
+                    throttle_duration_sec=2.0,
+                )
         except Exception as exc:  # noqa: BLE001
             self.internal_error("on_command", exc)
+
+    def on_policy(self, msg: PolicyInfo) -> None:
+        """Handshake with an announced policy_node run (metadata compared field by field)."""
+        try:
+            a = Announcement(
+                str(msg.session_id), str(msg.policy_id), str(msg.metadata_json),
+                stamp_to_sec(msg.header.stamp), time.monotonic(),
+            )  # fmt: skip
+            before = self.machine.gate.session
+            why = self.machine.on_announcement(a, time.time())
+            if why and why != self.announce_problem:
+                self.get_logger().warning(f"policy announcement refused: {why}")
+            elif not why and self.machine.gate.session != before:
+                self.get_logger().info(
+                    f"following policy '{a.policy_id}' session {a.session_id} (metadata identical)"
+                )
+            self.announce_problem = why
+        except Exception as exc:  # noqa: BLE001
+            self.internal_error("on_policy", exc)
 
     def on_timer(self) -> None:
         now = time.monotonic()
@@ -172,7 +207,9 @@ class G1BridgeNode(Node):
             st = self.machine.status(time.monotonic())
             if self.cfg.dry_run:
                 st.warnings.insert(0, "dry run: /lowcmd is not published")
-            self.status_pub.publish(status_msg(st, self.get_clock().now().to_msg(), self.overruns))
+            msg = status_msg(st, self.get_clock().now().to_msg(), self.overruns)
+            msg.session_id = self.machine.gate.session
+            self.status_pub.publish(msg)
         except Exception as exc:  # noqa: BLE001 - reporting must not take the control loop down
             if rclpy.ok():
                 self.get_logger().error(f"status: {type(exc).__name__}: {exc}")

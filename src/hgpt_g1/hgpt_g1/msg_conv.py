@@ -113,6 +113,8 @@ def joint_command_to_target(msg: JointCommand, recv_time: float, recv_wall: floa
         policy_id=str(msg.policy_id),
         recv_time=recv_time,
         lag_offset=recv_wall - stamp_to_sec(msg.header.stamp),
+        session_id=str(msg.session_id),
+        recv_wall=recv_wall,
     )
 
 

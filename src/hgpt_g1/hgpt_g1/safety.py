@@ -12,6 +12,12 @@ estimate stays inside the motor's effort limit. Gains and the default pose come 
 metadata, mapped to motor order by joint name. A motor error code, over-temperature, over-speed or a fall
 e-stops an armed robot; watchdogs e-stop when LowState or (while tracking) JointCommand stop arriving, or
 when their delivery latency grows. Every transition is recorded in :attr:`SafetyMachine.transitions`.
+
+Only a live policy drives the robot (:class:`hgpt_core.session.SessionGate`): JointCommands count only when
+they come from the policy_node session announced on /hgpt/policy with metadata identical to this bridge's
+(every field; a difference is named and blocks arming) and are stamped within ``command_stamp_window_s`` of
+the wall clock. Anything else (a bag replay, a second policy, a copy with other gains) is ignored, with the
+reason in the status.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 from hgpt_core.g1 import G1_JOINT_NAMES, G1Spec, index_map
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import projected_gravity
+from hgpt_core.session import Announcement, SessionGate
 from hgpt_g1.clamps import clamp_targets, named_values, shape_problems, smoothstep
 from hgpt_g1.crc import NUM_MOTOR_SLOTS
 from hgpt_g1.lag import LagMonitor, TickUnwrapper
@@ -82,6 +89,10 @@ class SafetyMachine:
         self.meta = meta
         self.policy_id = meta.policy_id if meta is not None else ""
         self.problems = [*meta_problems, *self._check_meta(meta)]
+        # Only an announced policy session with identical metadata may drive the robot (hgpt_core.session).
+        self.gate = SessionGate(
+            meta if not self.problems else None, cfg.command_stamp_window_s, cfg.session_takeover_s
+        )
         self.damp_kd = spec.kd[self.g1_of_motor] * cfg.damp_kd_scale
         # Gains and default pose in motor order; only used once armed, which needs problem-free metadata.
         self.default, self.kp, self.kd = np.zeros(self.n), np.zeros(self.n), np.zeros(self.n)
@@ -103,7 +114,8 @@ class SafetyMachine:
         self.ramp_from, self.ramp_start, self.ramp_s = np.zeros(self.n), 0.0, cfg.ramp_s
         self.last_tick: float | None = None
         self.bad_packets, self.bad_commands = 0, 0
-        self.last_bad, self.last_bad_command, self.last_refusal, self.ignored_policy = "", "", "", ""
+        self.last_bad, self.last_bad_command, self.last_refusal = "", "", ""
+        self.last_announcement_problem = ""
         self.clamped: dict[str, list[str]] = {}
         self._arm_held = False
 
@@ -166,7 +178,7 @@ class SafetyMachine:
 
     def arm_problems(self, now: float) -> list[str]:
         """Everything that currently forbids arming (empty = may arm)."""
-        out = list(self.problems)
+        out = list(self.problems) + self.gate.problems(now)
         s = self.latest
         if s is None:
             return [*out, "no LowState received yet"]
@@ -221,17 +233,17 @@ class SafetyMachine:
             self.estop(f"bad LowState: {reason}", now)
 
     def on_command(self, c: JointTarget) -> None:
-        """A JointCommand (arrays in G1 order)."""
+        """A JointCommand (arrays in G1 order). Followed only when it comes from the announced policy session
+        with this bridge's metadata, stamped within ``command_stamp_window_s`` (else ignored, reason kept)."""
         n = len(G1_JOINT_NAMES)
+        if self.gate.check_command(c.session_id, c.stamp, c.wall, c.recv_time):
+            return  # not the announced live policy: ignored, the reason in the status (gate.last_ignored)
         problems = shape_problems(n, q=c.q, dq=c.dq, tau_ff=c.tau_ff, kp=c.kp, kd=c.kd)
         if not problems and ((c.kp < 0).any() or (c.kd < 0).any()):
             problems.append("negative kp/kd")
-        if self.cfg.require_policy_id and c.policy_id != self.policy_id and not problems:
-            self.ignored_policy = c.policy_id
-            if self.state == SafetyState.TRACK:
-                problems.append(f"policy_id '{c.policy_id}' while tracking '{self.policy_id}'")
-            else:
-                return
+        if not problems and c.policy_id != self.gate.policy_id:
+            problems.append(f"policy_id '{c.policy_id}' in a command of session '{c.session_id}' "
+                            f"(announced '{self.gate.policy_id}')")  # fmt: skip
         if problems:
             self.bad_commands += 1
             self.last_bad_command = "; ".join(problems)
@@ -240,6 +252,12 @@ class SafetyMachine:
             return
         self.command = c
         self.cmd_lag.add(c.recv_time, c.recv_time - c.lag_offset)
+
+    def on_announcement(self, a: Announcement, now_wall: float) -> str:
+        """A /hgpt/policy announcement (``now_wall``: local wall clock [s]); returns why it is refused."""
+        why = self.gate.on_announcement(a, now_wall)
+        self.last_announcement_problem = why
+        return why
 
     def arm(self, now: float, source: str = "service") -> tuple[bool, str]:
         """Operator request to leave DAMP/ESTOP: refused (with every reason listed) unless all checks pass."""
@@ -326,7 +344,9 @@ class SafetyMachine:
         if self.state == SafetyState.RAMP and now - self.ramp_start >= self.ramp_s - 1e-9:
             self._transition(SafetyState.STAND, "at the default pose", now)
         if self.state == SafetyState.STAND and fresh and c is not None and c.mode != MODE_DAMP:
-            self._transition(SafetyState.TRACK, f"tracking policy '{c.policy_id}'", now)
+            self._transition(
+                SafetyState.TRACK, f"tracking policy '{c.policy_id}' (session {c.session_id})", now
+            )
         elif self.state == SafetyState.TRACK and c is not None and c.mode == MODE_DAMP:
             if self.cfg.catch_on_policy_damp and self.prev_target is not None:
                 self._start_ramp(self.prev_target, self.cfg.catch_ramp_s, now)
@@ -382,9 +402,9 @@ class SafetyMachine:
             warnings.append(f"{self.bad_packets} bad LowState packets (last: {self.last_bad})")
         if self.bad_commands:
             warnings.append(f"{self.bad_commands} bad JointCommands (last: {self.last_bad_command})")
-        if self.ignored_policy:
-            warnings.append(
-                f"ignoring JointCommands of policy '{self.ignored_policy}' (metadata: '{self.policy_id}')"
-            )
+        if self.gate.ignored:
+            warnings.append(f"{self.gate.ignored} JointCommands ignored (last: {self.gate.last_ignored})")
+        if self.last_announcement_problem:
+            warnings.append(f"policy announcement refused: {self.last_announcement_problem}")
         warnings += [f"clamped ({k}): {v}" for k, v in self.clamped.items()]
         return SafetyStatus(self.state, self.reason, self.fault, warnings, latency_ms)

@@ -38,8 +38,9 @@ class SafetyConfig:
     """Time to move from the last target back to the default pose when the policy commands DAMP [s]."""
     lowstate_timeout_s: float = 0.05
     """Armed and no valid LowState for this long: e-stop [s]."""
-    command_timeout_s: float = 0.1
-    """Tracking and no valid JointCommand for this long: e-stop [s]."""
+    command_timeout_s: float = 0.04
+    """Tracking and no valid JointCommand for this long: e-stop, i.e. damp [s]. 0.04 = two periods of a 50 Hz
+    policy: with the 500 Hz tick the robot is damped at most ~42 ms after the last command arrived."""
     max_state_lag_s: float = 0.02
     """Growth of the LowState delivery delay (robot tick vs local clock) that triggers an e-stop [s]."""
     max_command_lag_s: float = 0.05
@@ -68,8 +69,12 @@ class SafetyConfig:
     """Largest stiffness a policy's metadata may ask for [N m/rad]."""
     max_kd: float = 50.0
     """Largest damping a policy's metadata may ask for [N m s/rad]."""
-    require_policy_id: bool = True
-    """Track only JointCommands whose policy_id equals the metadata's policy_id."""
+    command_stamp_window_s: float = 0.5
+    """JointCommands and /hgpt/policy announcements stamped further than this from the bridge's wall clock
+    are ignored (recorded in another run, e.g. a bag replay; or the clocks of two computers differ) [s]."""
+    session_takeover_s: float = 2.0
+    """Another announced policy session may replace the followed one after this long without a word from
+    it (never while tracking: the command watchdog damps first) [s]."""
     catch_on_policy_damp: bool = True
     """Policy sends MODE_DAMP while tracking: ramp back to the default pose and stand (else damp)."""
     expected_mode_machine: tuple[int, ...] = (5,)
@@ -130,7 +135,8 @@ class JointTarget:
     """One JointCommand in G1 order (G1_JOINT_NAMES), shapes (29,); ``mode`` as JointCommand.MODE_*.
 
     ``recv_time`` is the local monotonic receive time [s]; ``lag_offset`` = local wall clock minus
-    ``header.stamp`` at reception [s] (its growth is watched, not its value).
+    ``header.stamp`` at reception [s] (its growth is watched; its value must stay inside
+    ``command_stamp_window_s``). ``session_id`` names the policy_node run (hgpt_core.session).
     """
 
     q: np.ndarray
@@ -142,6 +148,18 @@ class JointTarget:
     policy_id: str
     recv_time: float
     lag_offset: float = 0.0
+    session_id: str = ""
+    recv_wall: float | None = None
+    """Local wall clock at reception [s] (None: ``recv_time``, as in tests with one clock)."""
+
+    @property
+    def stamp(self) -> float:
+        """header.stamp [s] (wall clock of the sender): the reception wall time minus ``lag_offset``."""
+        return (self.recv_time if self.recv_wall is None else self.recv_wall) - self.lag_offset
+
+    @property
+    def wall(self) -> float:
+        return self.recv_time if self.recv_wall is None else self.recv_wall
 
 
 @dataclass

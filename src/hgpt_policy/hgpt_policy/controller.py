@@ -4,7 +4,10 @@ Modes follow ``JointCommand.MODE_*``: DAMP (kp = 0, the safe state) -> STAND (ra
 the policy's default pose) -> TRACK (policy targets). HOLD keeps the last target while the reference is
 briefly stale. Guards run every tick, before every command:
 
-* robot state missing, stale (> ``state_timeout_s``) or non-finite -> DAMP;
+* robot state missing, stale (header stamp older than ``state_timeout_s`` on the node's clock, or more than
+  ``state_future_s`` ahead of it) or non-finite -> DAMP;
+* IMU quaternion norm off by more than ``quat_norm_tol`` (zero, garbage) -> DAMP and a latched fault; within
+  the tolerance it is normalised;
 * reference stale: HOLD after ``ref_hold_s``, then DAMP after ``ref_damp_s``;
 * policy output non-finite -> DAMP and a latched fault;
 * fall (pelvis tilt beyond ``fall_tilt_rad``) -> DAMP and a latched fault;
@@ -87,6 +90,10 @@ class ControllerConfig:
     """Damping gains in DAMP mode, as a multiple of the policy's kd."""
     velocity_margin: float = 1.0
     """Targets may move at most velocity_limit * margin * control_dt per tick."""
+    state_future_s: float = 0.5
+    """Robot state stamped further than this ahead of the node's clock is refused, like a stale one [s]."""
+    quat_norm_tol: float = 0.1
+    """IMU quaternion with | |q| - 1 | up to this is normalised; beyond it (zero, garbage) is a fault."""
 
 
 @dataclass
@@ -207,6 +214,21 @@ class PolicyController:
             return self._damp(
                 "stale_robot_state", f"robot state {1e3 * (now - st.stamp):.0f} ms old", latch=False
             )
+        if st.stamp - now > self.cfg.state_future_s:
+            return self._damp(
+                "stale_robot_state",
+                f"robot state stamped {st.stamp - now:.3f} s ahead of this node's clock (clocks differ?)",
+                latch=False,
+            )
+        norm = float(np.linalg.norm(st.quat))
+        if abs(norm - 1.0) > self.cfg.quat_norm_tol:
+            return self._damp(
+                "fault",
+                f"IMU quaternion norm {norm:.3f} (allowed 1 +- {self.cfg.quat_norm_tol}): tilt unknown",
+                latch=True,
+            )
+        if norm != 1.0:
+            st.quat = st.quat / norm
         up = -projected_gravity(st.quat)[2]  # cos(tilt)
         if self.mode != Mode.DAMP and up < np.cos(self.cfg.fall_tilt_rad):
             return self._damp(
@@ -225,8 +247,13 @@ class PolicyController:
             self.requested = Mode.DAMP
             return self._damp("reference_lost", f"reference {ref_age:.2f} s old", latch=False)
         if ref_age > self.cfg.ref_hold_s or not _finite(*self._ref_arrays()):
-            warnings.append(f"reference stale ({1e3 * ref_age:.0f} ms) or invalid: holding")
-            return self._emit(self.last_target, Mode.HOLD, "holding", warnings)
+            why = (
+                f"reference stale ({1e3 * ref_age:.0f} ms old)"
+                if ref_age > self.cfg.ref_hold_s
+                else "reference invalid"
+            )
+            warnings.append(f"{why}: holding")
+            return self._emit(self.last_target, Mode.HOLD, "holding", warnings, reason=why)
         return self._track(st, warnings)
 
     def _ref_arrays(self) -> tuple[np.ndarray, ...]:
@@ -274,7 +301,9 @@ class PolicyController:
         self.mode = Mode.TRACK
         return self._emit(self.default + self.scale * action, Mode.TRACK, "tracking", warnings)
 
-    def _emit(self, target: np.ndarray | None, mode: Mode, state: str, warnings: list[str]):
+    def _emit(
+        self, target: np.ndarray | None, mode: Mode, state: str, warnings: list[str], reason: str = ""
+    ) -> tuple[Command, Status]:
         lo, hi = self.spec.joint_limits[:, 0], self.spec.joint_limits[:, 1]
         if target is None:
             target = self.state.q if self.state is not None else self.default
@@ -290,7 +319,7 @@ class PolicyController:
         if mode != Mode.HOLD:
             self.mode = mode
         cmd = Command(clamped, np.zeros_like(clamped), self.kp.copy(), self.kd.copy(), mode)
-        return cmd, Status(mode, state, self.reason if mode == Mode.DAMP else "", self.fault, warnings)
+        return cmd, Status(mode, state, self.reason if mode == Mode.DAMP else reason, self.fault, warnings)
 
     def _damp(self, state: str, reason: str, latch: bool) -> tuple[Command, Status]:
         if latch:

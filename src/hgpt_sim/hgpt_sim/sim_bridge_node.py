@@ -5,6 +5,11 @@ Modes:
   * ``lockstep``: each command advances exactly one control period, then the state is published
     (deterministic, as fast as the graph answers). Until the first command arrives, and whenever none
     arrives for ``kick_period_s`` of wall time, the current state is re-published so the loop (re)starts.
+
+Only a live policy drives it: JointCommands count when they come from the policy_node session announced on
+/hgpt/policy and are stamped within ``command_stamp_window_s`` of the simulation time (hgpt_core.session);
+others (a bag replay, a second policy) are ignored with the reason logged. No new command for
+``sim.damp_after_s`` (0.04 s of simulation time): damping.
 """
 
 from __future__ import annotations
@@ -14,12 +19,19 @@ import time
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
-from hgpt_core.stamps import stamp_to_ns
-from hgpt_msgs.msg import JointCommand, RobotState, TrackingStatus
+from hgpt_core.session import Announcement, SessionGate
+from hgpt_core.stamps import stamp_to_ns, stamp_to_sec
+from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 from hgpt_msgs.srv import SimControl
 from hgpt_policy.node_main import run_node
 from hgpt_policy.params import declare_dataclass
@@ -43,12 +55,22 @@ class SimBridgeNode(Node):
         self.kick_period_s = self.declare_parameter("kick_period_s", 0.2, ro).value
         if self.mode not in ("realtime", "lockstep"):
             raise ValueError(f"mode must be 'realtime' or 'lockstep', got {self.mode!r}")
+        window = self.declare_parameter("command_stamp_window_s", 0.5, ro).value
+        takeover = self.declare_parameter("session_takeover_s", 2.0, ro).value
+        self.gate = SessionGate(None, stamp_window_s=window, takeover_s=takeover)
         self.robot = SimRobot(declare_dataclass(self, SimConfig, prefix="sim."))
         self.state_pub = self.create_publisher(RobotState, "/hgpt/robot_state", qos_profile_sensor_data)
         self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.status_pub = self.create_publisher(TrackingStatus, "/hgpt/sim/status", 10)
         self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
+        announce_qos = QoSProfile(
+            depth=1,
+            history=HistoryPolicy.KEEP_LAST,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self.create_subscription(PolicyInfo, "/hgpt/policy", self.on_policy, announce_qos)
         self.create_service(SimControl, "/hgpt/sim/control", self.on_control)
         self.tick = 0
         self.overruns = 0
@@ -66,6 +88,14 @@ class SimBridgeNode(Node):
             # Lock-step: a command answers the state stamped with the same time; any other one (a repeat
             # after a kick, a late one) must not advance the simulation a second time.
             return
+        why = self.gate.check_command(
+            msg.session_id, stamp_to_sec(msg.header.stamp), self.robot.time, time.monotonic()
+        )
+        if why:
+            self.get_logger().warning(
+                f"ignoring JointCommand of '{msg.policy_id}': {why}", throttle_duration_sec=2.0
+            )
+            return
         problems = self.robot.command(command_from_msg(msg))
         if problems:
             self.get_logger().warning(f"command rejected: {'; '.join(problems)}", throttle_duration_sec=1.0)
@@ -73,6 +103,18 @@ class SimBridgeNode(Node):
         if self.mode == "lockstep":
             self.robot.step()
             self.publish_state()
+
+    def on_policy(self, msg: PolicyInfo) -> None:
+        """Handshake: follow the announced policy session (any metadata: the commands carry the gains)."""
+        before = self.gate.session
+        a = Announcement(
+            msg.session_id, msg.policy_id, msg.metadata_json, stamp_to_sec(msg.header.stamp), time.monotonic()
+        )
+        why = self.gate.on_announcement(a, self.robot.time)
+        if why:
+            self.get_logger().warning(f"policy announcement refused: {why}", throttle_duration_sec=2.0)
+        elif self.gate.session != before:
+            self.get_logger().info(f"following policy '{msg.policy_id}' session {msg.session_id}")
 
     def on_control(self, req: SimControl.Request, res: SimControl.Response) -> SimControl.Response:
         v = req.push_velocity
@@ -126,6 +168,9 @@ class SimBridgeNode(Node):
             st.header.stamp = stamp
             st.state, st.overruns = self.robot.status, self.overruns
             st.warnings = ["on gantry"] if self.robot.on_gantry else []
+            if self.gate.ignored:
+                st.warnings.append(f"{self.gate.ignored} JointCommands ignored ({self.gate.last_ignored})")
+            st.session_id = self.gate.session
             st.fault = self.robot.status.startswith("damping")
             self.status_pub.publish(st)
             if self.robot.status != self.last_status:

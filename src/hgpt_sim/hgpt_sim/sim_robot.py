@@ -7,7 +7,9 @@ The PD law runs inside MuJoCo's C step: each ``<general>`` actuator of the shipp
 Command guard (a stale or bad command never reaches the motors as garbage):
   * a command with wrong sizes, NaN/inf, negative or excessive gains is rejected (the last safe one stays);
   * no new command for ``hold_after_s``: the last safe command is held (reported);
-  * no new command for ``damp_after_s``: damping (kp = 0, kd = the default kd) until a fresh command arrives.
+  * no new command for ``damp_after_s`` (simulation time; 0.04 s as the G1 bridge's command watchdog):
+    damping (kp = 0, kd = the default kd) until a fresh command arrives. A control period starting 40 ms
+    or more after the last command is damped, so the robot is damped at most ~42 ms after it.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ class SimConfig:
     """Physics time step [s]."""
     control_dt: float = 0.02
     """Control period [s]; one command is applied for control_dt / physics_dt physics steps."""
-    hold_after_s: float = 0.1
+    hold_after_s: float = 0.02
     """A command older than this is held and reported stale [s]."""
-    damp_after_s: float = 0.5
-    """A command older than this is replaced by damping [s]."""
+    damp_after_s: float = 0.04
+    """A command this old or older is replaced by damping [s] (the G1 bridge's command_timeout_s)."""
     max_kp: float = 500.0
     """Largest accepted stiffness [N m/rad]."""
     max_kd: float = 50.0
@@ -165,7 +167,7 @@ class SimRobot:
 
     def _effective(self) -> PDCommand:
         age = self.time - self.last_cmd_time
-        if age > self.cfg.damp_after_s:
+        if age >= self.cfg.damp_after_s - 1e-9:
             self.status = f"damping: no command for {age:.2f} s"
             return damping_command(self.data.qpos[7:], self.spec.kd)
         self.status = f"holding stale command ({1e3 * age:.0f} ms)" if age > self.cfg.hold_after_s else "ok"
