@@ -80,7 +80,8 @@ class Rig:
 
     def announce(self, meta: PolicyMetadata, session: str = SESSION) -> str:
         """A /hgpt/policy announcement of ``meta`` at the rig's time; returns why it was refused."""
-        return self.m.on_announcement(Announcement(session, meta.policy_id, meta.to_json(), self.t, self.t), self.t)
+        a = Announcement(session, meta.policy_id, meta.to_json(), self.t, self.t)
+        return self.m.on_announcement(a, self.t)
 
     def step(self, command: bool = False, **over):
         self.t = round(self.t + DT, 9)

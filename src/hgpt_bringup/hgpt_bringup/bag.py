@@ -769,7 +769,8 @@ class Play:
     fast: bool = False
     """As fast as possible (order kept, reliable delivery waited for)."""
     topics: tuple[str, ...] = ()
-    """Only these topics (default: all)."""
+    """Only these topics (default: all except commands: /hgpt/joint_command, /hgpt/policy, /lowcmd and any
+    JointCommand/PolicyInfo/LowCmd topic are played only when named here, with a warning)."""
     clock: bool = False
     """Publish the bag time on /clock."""
     follow_clock: bool = False

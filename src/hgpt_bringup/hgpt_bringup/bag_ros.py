@@ -164,6 +164,15 @@ def record(cmd: Record) -> int:
     return 0
 
 
+COMMAND_TOPICS = ("/hgpt/joint_command", "/hgpt/policy", "/hgpt/g1/command", "/lowcmd", "/hgpt/set_mode")
+COMMAND_TYPES = ("hgpt_msgs/msg/JointCommand", "hgpt_msgs/msg/PolicyInfo", "unitree_hg/msg/LowCmd")
+
+
+def is_command_topic(name: str, msgtype: str) -> bool:
+    """Topics that move a robot (or claim to be a policy): ``hgpt bag play`` skips them unless named."""
+    return name in COMMAND_TOPICS or msgtype in COMMAND_TYPES
+
+
 def _qos(fast: bool) -> QoSProfile:
     """Reliable; when fast, keep all (the writer waits for readers instead of dropping samples)."""
     if fast:
@@ -179,6 +188,22 @@ def play(cmd: Play) -> int:
     for p in reader.info.problems:
         print(f"hgpt bag play: warning: {p}; playing the readable part", file=sys.stderr)
     topics = [t for t in reader.info.topics.values() if not cmd.topics or t.name in cmd.topics]
+    commands = [t for t in topics if is_command_topic(t.name, t.msgtype)]
+    if commands and not cmd.topics:
+        topics = [t for t in topics if t not in commands]
+        print(
+            f"hgpt bag play: not playing command topic(s) {', '.join(t.name for t in commands)}: commands "
+            "come only from a live policy (name them in --topics to publish them anyway)",
+            file=sys.stderr,
+        )
+    elif commands:
+        print(
+            f"hgpt bag play: WARNING: publishing recorded commands on {', '.join(t.name for t in commands)} "
+            "as asked; bridges ignore commands not from the live policy session they handshook with",
+            file=sys.stderr,
+        )
+    if not topics and commands:
+        raise BagError(f"{cmd.bag}: nothing to play: the bag holds only command topics (see above)")
     if not topics:
         raise BagError(f"{cmd.bag}: none of {list(cmd.topics)} in the bag ({', '.join(reader.info.topics)})")
     if cmd.follow_clock:

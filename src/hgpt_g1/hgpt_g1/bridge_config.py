@@ -54,8 +54,9 @@ def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
     """Metadata named by ``spec`` and the problems met loading it (then the metadata is None).
 
     ``spec``: a JSON file, an ONNX policy (``hgpt_metadata`` in its metadata_props), a ``.pt`` checkpoint,
-    JSON text (starts with '{'), or a built-in policy of hgpt_policy (``zero``). Never raises: the bridge
-    must come up damped and say why it cannot arm.
+    JSON text (starts with '{'), ``twist2`` / ``twist2:<file.onnx>`` (the file's own metadata when it
+    carries one), ``hgpt`` (the bundled graph), or a built-in policy of hgpt_policy (``zero``). Never raises:
+    the bridge must come up damped and say why it cannot arm.
     """
     spec = spec.strip()
     if not spec:
@@ -65,6 +66,10 @@ def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
             return PolicyMetadata.from_json(spec), []
         from hgpt_policy.loader import resolve_spec
 
+        if spec == "twist2" or spec.startswith("twist2:"):
+            from hgpt_policy.twist2 import default_onnx, twist2_file_metadata
+
+            return twist2_file_metadata(spec.split(":", 1)[1] if ":" in spec else default_onnx()), []
         path = Path(resolve_spec(spec)).expanduser()
         if path.suffix == ".json":
             return PolicyMetadata.from_json(path.read_text()), []
@@ -84,3 +89,5 @@ def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
         return None, [f"policy '{spec}': not a .json/.onnx/.pt file, JSON text, or one of {sorted(BUILTIN)}"]
     except (OSError, KeyError, MetadataMismatchError, json.JSONDecodeError, TypeError, ValueError) as exc:
         return None, [f"policy '{spec}': cannot load its metadata: {exc}"]
+    except Exception as exc:  # noqa: BLE001 - documented never to raise: the bridge must come up damped
+        return None, [f"policy '{spec}': cannot load its metadata: {type(exc).__name__}: {exc}"]

@@ -145,7 +145,14 @@ def export_policy(model: nn.Module, meta: PolicyMetadata, out_dir: str | Path, s
 
 def read_onnx_props(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (reads the graph structure only, not external weights)."""
-    proto = onnx.load(str(path), load_external_data=False)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError as exc:
+        raise MetadataMismatchError(f"{path}: no such file") from exc
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError/RuntimeError without the file name
+        raise MetadataMismatchError(
+            f"{path}: not a readable ONNX file (truncated or corrupt: {type(exc).__name__}: {exc})"
+        ) from exc
     return {p.key: p.value for p in proto.metadata_props}
 
 

@@ -89,6 +89,38 @@ def twist2_metadata() -> PolicyMetadata:
     )
 
 
+def twist2_file_metadata(path: str | Path) -> PolicyMetadata:
+    """Metadata of a TWIST2 ONNX file: its own ``hgpt_metadata`` when it carries one (gains, policy_id may
+    differ from the release; the layout, default pose and action scale may not), else :func:`twist2_metadata`.
+
+    Raises:
+        MetadataMismatchError: unreadable file, or file metadata that is not the TWIST2 layout.
+    """
+    from hgpt_core.errors import MetadataMismatchError
+    from hgpt_policy.export import METADATA_KEY, read_onnx_props
+
+    props = read_onnx_props(path)
+    if METADATA_KEY not in props:
+        return twist2_metadata()
+    meta = PolicyMetadata.from_json(props[METADATA_KEY])
+    ref = twist2_metadata()
+    bad = [
+        k
+        for k in (
+            "joint_names",
+            "default_joint_pos",
+            "action_scale",
+            "obs_terms",
+            "control_dt",
+            "context_len",
+        )
+        if getattr(meta, k) != getattr(ref, k)
+    ]
+    if bad:
+        raise MetadataMismatchError(f"{path}: its hgpt_metadata differs from the TWIST2 layout in {bad}")
+    return meta
+
+
 class Twist2Policy:
     """TWIST2 as a tracking policy for any caller (policy_node, the simulator): ``act(ObsInput)``.
 
@@ -106,6 +138,7 @@ class Twist2Policy:
         path = Path(onnx_path) if onnx_path else default_onnx()
         if not path.is_file():
             raise FileNotFoundError(f"TWIST2 ONNX not found at {path} (see ../shared/peers/twist2/)")
+        self.meta = twist2_file_metadata(path)  # the file's own metadata (gains) when it carries one
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_threads
         opts.inter_op_num_threads = 1
@@ -114,7 +147,6 @@ class Twist2Policy:
         if inp.shape[-1] != OBS_DIM:
             raise ValueError(f"{path}: input width {inp.shape[-1]}, TWIST2 layout needs {OBS_DIM}")
         self.input_name = inp.name
-        self.meta = twist2_metadata()
         self.history: np.ndarray | None = None  # (N, 10, 127), oldest first
         self.last_action: np.ndarray | None = None  # raw network output, before clip
 
