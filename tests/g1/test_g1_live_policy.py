@@ -97,7 +97,8 @@ def test_a_bag_replay_cannot_move_an_armed_robot(spawn_g1, rclpy_init, tmp_path,
         ), res.stderr
         # played on purpose: warned, and the bridge ignores another run's session and stamps
         p.status.clear()
-        res = play(g1_env, str(tmp_path / "other_run"), "--topics", "/hgpt/policy", "/hgpt/joint_command")
+        res = play(g1_env, str(tmp_path / "other_run"), "--topics", "/hgpt/policy", "/hgpt/joint_command",
+                   "--wait-subscribers", "20")  # fmt: skip
         assert res.returncode == 0 and "WARNING: publishing recorded commands" in res.stderr, res.stderr
         p.spin_until(lambda: False, 1.0)
         states = {s.state for s in p.status}

@@ -16,6 +16,7 @@ from hgpt_msgs.msg import HumanPose, MotionReference, RobotState
 from hgpt_policy.node_main import run_node
 from hgpt_retarget.live import LiveConfig, LiveRetargeter
 from hgpt_retarget.msg_conv import frame_to_msg, human_pose_from_msg
+from hgpt_retarget.plausible import ReferenceFilter
 
 
 class RetargetNode(Node):
@@ -31,6 +32,8 @@ class RetargetNode(Node):
         self.frame_id = self.declare_parameter("frame_id", "world", ro).value
         cfg = LiveConfig(subject_height=height or None, hold_timeout_s=self.hold_s)
         self.core = LiveRetargeter(skeleton or None, cfg)
+        self.plausible = ReferenceFilter()  # bounded speeds, re-anchor + blend on jumps (issue 15)
+        self.out = None  # the last (plausible) frame published
         self.pub = self.create_publisher(MotionReference, "/hgpt/reference", 10)
         self.create_subscription(HumanPose, "/hgpt/human_pose", self.on_pose, qos_profile_sensor_data)
         self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
@@ -52,12 +55,18 @@ class RetargetNode(Node):
         msg, self.pending = self.pending, None
         if msg is not None:
             frame = self.core.step(*human_pose_from_msg(msg))
+            if frame is not None:
+                frame = self.out = self.plausible.step(frame)
+                if self.plausible.last_event:
+                    self.get_logger().warning(
+                        f"reference: {self.plausible.last_event}", throttle_duration_sec=1.0
+                    )
             self.last_rx = self.now()
             if self.core.last_error and self.core.last_error != self.reported:
                 self.get_logger().error(f"human pose rejected: {self.core.last_error}")
                 self.reported = self.core.last_error
         else:
-            frame = self.core.last
+            frame = self.out
         if frame is None:
             return
         fresh = self.last_rx is not None and self.now() - self.last_rx <= self.hold_s
