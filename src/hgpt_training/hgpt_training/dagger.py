@@ -76,11 +76,11 @@ class CollectConfig:
     """One DAgger round."""
 
     num_envs: int = 64
-    steps: int = 500
+    steps: int = 800
     """Control steps per env in the round (episodes reset on falls and at ``episode_steps``)."""
-    steps_first: int | None = None
+    steps_first: int | None = 2000
     """Steps of round 0 (the teacher drives; default ``steps``): a larger behaviour-cloning set is cheap."""
-    episode_steps: int = 500
+    episode_steps: int = 400
     """Episode length [control steps]; a sliding_kv student trains on sequences this long from reset."""
     dr: bool = True
     """Table 1 randomisation with pushes (no terrain)."""
