@@ -119,3 +119,35 @@ def test_csv_rate_is_passed_or_refused(tmp_path):
     assert csv_rate(str(csv), 30.0) == 30.0 and csv_rate("clip.pkl", 0.0) == 0.0
     with pytest.raises(MotionFormatError, match="--fps"):
         csv_rate(str(csv), 0.0)
+
+
+def test_real_robot_bridge_gets_its_parameter_file_and_the_launched_policy():
+    """Issue 15: robot:=real could never arm (no parameters, policy:= reached only policy_node)."""
+    for policy, expect in (("twist2:/x/copy.onnx", "twist2:/x/copy.onnx"), ("", "twist2")):
+        specs = {s.name: s for s in scenario_nodes("teleop", robot="real", policy=policy)}
+        bridge = specs["g1_bridge_node"].parameters
+        assert bridge["policy"] == specs["policy_node"].parameters["policy"] == expect
+        assert bridge["dry_run"] is True and bridge["safety.expected_mode_machine"] == [5]
+        assert bridge["safety.command_timeout_s"] <= 0.05
+
+
+@pytest.mark.parametrize(
+    ("value", "expect"), [("True", True), ("TRUE", True), ("1", True), ("false", False), ("False", False)]
+)
+def test_launch_booleans_are_case_insensitive(value, expect):
+    from hgpt_bringup.scenarios import parse_bool
+
+    assert parse_bool(value, "lockstep") is expect
+
+
+def test_a_launch_boolean_that_is_not_one_is_refused():
+    from hgpt_bringup.scenarios import parse_bool
+
+    with pytest.raises(ScenarioError, match="lockstep:='ture' is not a boolean"):
+        parse_bool("ture", "lockstep")
+
+
+def test_launch_nodes_are_required_and_record_falls_back_to_the_project_recorder():
+    text = (LAUNCH.parent / "hgpt_bringup" / "launch_description.py").read_text()
+    assert "on_exit=Shutdown(" in text and "rosbag2_available()" in text
+    assert "record=record and not native_record" in text

@@ -1,16 +1,29 @@
 """Launch descriptions of the scenarios for real ROS 2 installs (launch / launch_ros are not on PyPI).
 
 Thin on purpose: the node list and parameters come from :func:`hgpt_bringup.scenarios.scenario_nodes`,
-which the tests check for every argument combination. record:=true adds `ros2 bag record` of the graph's
-topics; rviz:=true starts RViz.
+which the tests check for every argument combination. Booleans are case-insensitive (true/false/1/0, else
+refused). Every graph node is required: one that exits ends the launch. record:=true adds `ros2 bag record`
+of the graph's topics when rosbag2 is installed, else the project's bag_recorder node; rviz:=true starts RViz.
 """
 
+import shutil
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from hgpt_bringup.scenarios import RECORD_TOPICS, scenario_nodes
+from hgpt_bringup.scenarios import RECORD_TOPICS, parse_bool, scenario_nodes
+
+
+def rosbag2_available() -> bool:
+    """`ros2 bag record` can run: the ros2 CLI and rosbag2's Python API are installed."""
+    try:
+        import rosbag2_py  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("ros2") is not None
+
 
 ARGS = {
     "robot": "sim",
@@ -25,13 +38,16 @@ ARGS = {
 
 def _nodes(context, scenario: str):
     arg = {k: LaunchConfiguration(k).perform(context) for k in ARGS}
+    record = parse_bool(arg["record"], "record")
+    native_record = record and rosbag2_available()
     specs = scenario_nodes(
         scenario,
         robot=arg["robot"],
         source=arg["source"],
         motion=arg["motion"],
         policy=arg["policy"],
-        lockstep=arg["lockstep"] == "true",
+        lockstep=parse_bool(arg["lockstep"], "lockstep"),
+        record=record and not native_record,  # the project's recorder when rosbag2 is absent
     )
     actions = [
         Node(
@@ -40,13 +56,15 @@ def _nodes(context, scenario: str):
             name=s.name,
             parameters=[s.parameters],
             output="screen",
+            # a graph node that dies ends the launch (the recorder too: a bag without its metadata is lost)
+            on_exit=Shutdown(reason=f"required node {s.name} exited"),
         )
         for s in specs
     ]
-    if arg["record"] == "true":
+    if native_record:
         cmd = ["ros2", "bag", "record", "-s", "mcap", *RECORD_TOPICS]  # the format hgpt bag reads and writes
         actions.append(ExecuteProcess(cmd=cmd, output="screen"))
-    if arg["rviz"] == "true":
+    if parse_bool(arg["rviz"], "rviz"):
         actions.append(Node(package="rviz2", executable="rviz2", output="screen"))
     return actions
 

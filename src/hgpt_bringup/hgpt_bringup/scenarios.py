@@ -97,6 +97,53 @@ def load_config(scenario: str, path: str | Path | None = None) -> dict[str, dict
     return out
 
 
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def parse_bool(value: str | bool, what: str) -> bool:
+    """A launch argument as a boolean: true/false, 1/0, yes/no, on/off in any case; anything else refused."""
+    if isinstance(value, bool):
+        return value
+    v = str(value).strip().lower()
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise ScenarioError(f"{what}:={value!r} is not a boolean; valid values: true, false (any case), 1, 0")
+
+
+def g1_bridge_params() -> dict[str, Any]:
+    """g1_bridge_node's parameters from hgpt_g1's ``config/g1_bridge.yaml`` (key ``g1_bridge``), flattened
+    to ROS parameter names (``safety.ramp_s``); {} when the file is not found."""
+    here = Path(__file__).resolve()
+    cands = [here.parents[2] / "hgpt_g1" / "config" / "g1_bridge.yaml"]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        cands.append(Path(get_package_share_directory("hgpt_g1")) / "config" / "g1_bridge.yaml")
+    except (ImportError, LookupError):
+        pass
+    for path in cands:
+        if path.is_file():
+            try:
+                raw = yaml.safe_load(path.read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ScenarioError(f"{path}: unreadable config ({exc})") from exc
+            body = next(iter(raw.values()), {}) if raw else {}
+            return _flatten((body or {}).get("ros__parameters", {}))
+    return {}
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _choice(value: str, valid: tuple[str, ...], what: str) -> str:
     if value not in valid:
         raise ScenarioError(f"{what}:={value!r} is not valid; valid values: {', '.join(valid)}")
@@ -151,6 +198,8 @@ def scenario_nodes(
     specs = []
     for name in names:
         params = dict(cfg.get(name, {}))
+        if name == "g1_bridge_node":  # the real robot's file, then the scenario's overrides
+            params = {**g1_bridge_params(), **params}
         if name == "reference_player" and motion:
             params["motion"] = motion
         if name == "reference_player" and fps:
@@ -159,6 +208,10 @@ def scenario_nodes(
             params["source"] = motion
         if name == "policy_node" and policy:
             params["policy"] = policy
+        if name == "g1_bridge_node":  # the bridge checks the launched policy's metadata: same spec
+            params["policy"] = (
+                policy or cfg.get("policy_node", {}).get("policy", "") or params.get("policy", "")
+            )
         if name == "reference_player" and not params.get("motion"):
             params["motion"] = str(bundled_clip_path())  # the bundled GMT walk (Apache-2.0)
         if robot == "sim":
