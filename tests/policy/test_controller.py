@@ -200,3 +200,29 @@ def test_track_request_before_any_reference_stands_and_waits(ref):
     ctrl.on_reference(ref_sample(ref, 0, t))
     ctrl.on_state(state(t + 0.02))
     assert ctrl.tick(t + 0.02)[0].mode == Mode.TRACK
+
+
+def test_imu_quaternion_is_normalised_within_tolerance_and_a_fault_beyond(ref):
+    """Issue 15 item 5: a non-unit or zero quaternion changed commands by up to 2 rad and hid a fall."""
+    ctrl = PolicyController(ConstantPolicy())
+    t = run_to_track(ctrl, ref)
+    ctrl.on_reference(ref_sample(ref, 1, t + 0.02))
+    ctrl.on_state(state(t + 0.02, quat=UPRIGHT * 1.05))  # within 0.1: normalised, still tracking
+    cmd, st = ctrl.tick(t + 0.02)
+    assert cmd.mode == Mode.TRACK and np.isclose(np.linalg.norm(ctrl.state.quat), 1.0)
+    for bad in (np.zeros(4), UPRIGHT * 0.5, UPRIGHT * 3.0):
+        ctrl.on_state(state(t + 0.04, quat=bad))
+        cmd, st = ctrl.tick(t + 0.04)
+        assert cmd.mode == Mode.DAMP and st.fault and "IMU quaternion norm" in st.reason
+        assert (cmd.kp == 0).all()
+
+
+def test_an_old_or_future_state_stamp_damps(ref):
+    """Issue 15 item 5: a 5 s old header was accepted (the node stamped states with their receive time)."""
+    ctrl = PolicyController(ConstantPolicy())
+    t = run_to_track(ctrl, ref)
+    for stamp in (t - 5.0, t + 5.0):
+        ctrl.on_reference(ref_sample(ref, 1, t))
+        ctrl.on_state(state(stamp))
+        cmd, st = ctrl.tick(t)
+        assert cmd.mode == Mode.DAMP and st.state == "stale_robot_state", st
