@@ -38,6 +38,9 @@ class DemoArgs:
     """Human mocap file (BVH, ...); default: the bundled CMU 01_01 clip (forward jumps)."""
     policy: str = "twist2"
     """Policy: an exported Humanoid-GPT .onnx/.pt, 'twist2' (bundled peer tracker) or 'zero'."""
+    compare: tuple[str, ...] = ("twist2",)
+    """Policies evaluated next to it on the same clip, starts and seeds (stage 2 only; the video shows
+    ``policy``). Empty: none."""
     out: Path = Path("outputs/demo")
     seeds: tuple[int, ...] = (0,)
     """Evaluation seeds (one MuJoCo episode each; they differ only with --init-noise)."""
@@ -78,7 +81,7 @@ def eval_stage(clip: Path, args: DemoArgs, out: Path) -> tuple[str, dict[str, Pa
     from hgpt_sim.report import comparison_table, definitions_table
 
     cfg = EvalConfig(
-        policy=(args.policy,),
+        policy=tuple(dict.fromkeys((args.policy, *args.compare))),
         clips=(str(clip),),
         seeds=args.seeds,
         starts=args.starts,
@@ -158,8 +161,10 @@ def run(args: DemoArgs) -> int:
     t["retarget"] = time.perf_counter() - t0
     print(f"clip: {clip}")
 
+    others = [p for p in args.compare if p != args.policy]
     t0 = _stage(
         f"2/3 policy '{args.policy}' tracks it in MuJoCo ({args.starts} starts x {len(args.seeds)} seeds)"
+        + (f", next to {', '.join(others)}" if others else "")
     )
     table, files, runs = eval_stage(clip, args, out)
     t["evaluate"] = time.perf_counter() - t0
