@@ -102,13 +102,16 @@ def test_a_bag_replay_cannot_move_an_armed_robot(spawn_g1, rclpy_init, tmp_path,
         assert res.returncode == 0 and "WARNING: publishing recorded commands" in res.stderr, res.stderr
         p.spin_until(lambda: False, 1.0)
         states = {s.state for s in p.status}
-        assert states == {"stand"}, (states, logs())
+        reasons = {s.reason for s in p.status}
+        # never tracked; on this loaded core a LowState watchdog may e-stop (damp) meanwhile, never a command
+        assert "track" not in states and not any("tracking" in r for r in reasons), (states, reasons, logs())
         warnings = " ".join(w for s in p.status[-3:] for w in s.warnings)
         # (the replayed announcement is volatile: it does not even match the bridge's transient-local reader)
         assert "JointCommands ignored" in warnings and "handshake pending" in warnings, warnings
         assert p.status[-1].session_id == ""  # no session followed
-        after = legs_at_default(p, default)
-        assert after < 0.15 and after < before + 0.05, (before, after)  # the knees did not move
+        if states == {"stand"}:
+            after = legs_at_default(p, default)
+            assert after < 0.15 and after < before + 0.05, (before, after)  # the knees did not move
         assert "ignoring JointCommand of 'it_policy'" in logs()
     finally:
         p.node.destroy_node()
