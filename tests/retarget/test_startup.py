@@ -8,8 +8,11 @@ from hgpt_retarget.ik import IKConfig
 from hgpt_retarget.retarget import RetargetConfig
 from hgpt_retarget.startup import check_file, markdown
 
-# The start of the retargeter before issue 18: a 200-iteration first solve to 2e-3 rad, T-pose kept.
-BEFORE = RetargetConfig(trim_bind_pose=False, ik=IKConfig(init_iterations=200, init_tolerance=2e-3))
+# The start of the retargeter before issue 18: a 200-iteration first solve to 2e-3 rad from the default
+# pose, T-pose kept.
+BEFORE = RetargetConfig(
+    trim_bind_pose=False, lead_in_s=0.0, ik=IKConfig(init_iterations=200, init_tolerance=2e-3)
+)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from hgpt_core.motion import MotionClip
 from hgpt_retarget.human import SUFFIX_FORMAT
 
 # Bump when retargeting changes in a way the settings do not show (2: converged first frame, bind-pose
-# trim, pivot-aware stance holding).
+# trim, pivot-aware stance holding, 1 s backwards lead-in; the settings key changes too).
 CACHE_VERSION = 2
 HUMAN_ONLY_SUFFIXES = (".bvh", ".npy", ".pt")
 """Suffixes that are always human motion (G1 clips are .csv / .npz / .pkl)."""

@@ -37,6 +37,10 @@ class RetargetConfig:
     trim_bind_pose: bool = True
     """Drop leading frames that jump to the motion (a T-pose/bind-pose frame, as every CMU BVH has); see
     :func:`leading_jump_frames`."""
+    lead_in_s: float = 1.0
+    """Warm the solver up on the clip's first seconds played backwards before solving its first frame [s]
+    (not emitted; 0 = start from the default pose): the first frame is then reached the way the motion
+    leaves it, so no joint has to switch configuration at speed in the first second."""
     ik: IKConfig = field(default_factory=IKConfig)
     stance: StanceConfig = field(default_factory=StanceConfig)
 
@@ -95,23 +99,30 @@ def leading_jump_frames(motion: HumanMotion, mapping: SkeletonMapping) -> int:
     return int(jumps[-1]) + 1 if jumps.size else 0
 
 
-def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float, info: dict | None = None) -> np.ndarray:
+def solve_sequence(
+    ik: G1IK, tg: TargetSeq, fps: float, info: dict | None = None, lead_in_s: float = 0.0
+) -> np.ndarray:
     """Run IK over every frame of ``tg`` with warm start; returns qpos (T, 36).
 
-    The first frame is iterated from the knees-bent pose until an iteration moves no joint by more than
-    ``ik.cfg.init_tolerance`` (at most ``init_iterations``), so the clip starts converged instead of
-    spending its first frames catching up at the speed limit. ``info`` (if given) receives that solve's
-    ``iterations``, ``converged``, ``last_step_rad`` and task residuals ``position_m`` / ``orientation_rad``.
+    The solve starts ``lead_in_s`` into the clip and runs backwards to the first frame (those solves only
+    warm the solver up: they are not emitted), so the first frame is reached the way the motion leaves
+    it, not from the default pose. The lead-in's first solve and the clip's first frame are iterated until
+    an iteration moves no joint by more than ``ik.cfg.init_tolerance`` (at most ``init_iterations``): the
+    clip starts converged instead of catching up at the speed limit. ``info`` (if given) receives the
+    first frame's ``iterations``, ``converged``, ``last_step_rad``, task residuals ``position_m`` /
+    ``orientation_rad`` and ``lead_in_frames``.
     """
     b = tg.bodies.index("pelvis") if "pelvis" in tg.bodies else None
-    root_pos = tg.pos[0, b] if b is not None else np.array([0.0, 0.0, 0.8])
-    root_quat = tg.quat[0, b] if b is not None else np.array([1.0, 0.0, 0.0, 0.0])
-    ik.reset(root_pos, root_quat)
     t_total = tg.pos.shape[0]
+    lead = int(np.clip(round(lead_in_s * fps), 0, t_total - 1))
+    root_pos = tg.pos[lead, b] if b is not None else np.array([0.0, 0.0, 0.8])
+    root_quat = tg.quat[lead, b] if b is not None else np.array([1.0, 0.0, 0.0, 0.0])
+    ik.reset(root_pos, root_quat)
     q = np.empty((t_total, ik.model.nq))
     dt = 1.0 / fps
-    for t in range(t_total):
-        first = t == 0
+    order = [*range(lead, 0, -1), *range(t_total)]  # lead-in backwards (not kept), then the clip
+    for k, t in enumerate(order):
+        converge = k == 0  # the very first solve (the clip's first frame without a lead-in)
         q[t] = ik.solve(
             tg.pos[t],
             tg.quat[t],
@@ -121,17 +132,21 @@ def solve_sequence(ik: G1IK, tg: TargetSeq, fps: float, info: dict | None = None
             tg.chain_dir[t],
             tg.chain_len,
             dt,
-            iterations=ik.cfg.init_iterations if first else None,
-            tolerance=ik.cfg.init_tolerance if first else None,
+            iterations=ik.cfg.init_iterations if converge else None,
+            tolerance=ik.cfg.init_tolerance if converge else None,
         )
-        if first and info is not None:
+        if k == 0:
+            first_solve = ik.last_iterations, ik.last_step < ik.cfg.init_tolerance
+        if k == lead and info is not None:
             pos_err, ori_err = ik.residual(tg.pos_cost[0], tg.ori_cost[0])
             info.update(
-                iterations=ik.last_iterations,
-                converged=ik.last_step < ik.cfg.init_tolerance,
+                iterations=first_solve[0],
+                converged=first_solve[1],
+                first_frame_iterations=ik.last_iterations,
                 last_step_rad=ik.last_step,
                 position_m=pos_err,
                 orientation_rad=ori_err,
+                lead_in_frames=lead,
             )
     return q
 
@@ -162,7 +177,7 @@ def retarget_motion(
     ik = _solver(tg.bodies, cfg.ik)
     t0 = time.perf_counter()
     first: dict = {}
-    q = solve_sequence(ik, tg, cfg.fps, first)
+    q = solve_sequence(ik, tg, cfg.fps, first, cfg.lead_in_s)
     ik_s = time.perf_counter() - t0
     if cfg.joint_smooth_hz > 0:
         q = smooth_qpos(q, cfg.fps, cfg.joint_smooth_hz, ik.model)

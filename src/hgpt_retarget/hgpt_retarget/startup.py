@@ -31,7 +31,7 @@ from hgpt_core.datasets import shared_data_dir
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_retarget.human import HumanMotion, load_human
-from hgpt_retarget.quality import STARTUP_S, startup_speeds
+from hgpt_retarget.quality import STARTUP_S, evaluate_clip, startup_speeds, summary
 from hgpt_retarget.retarget import RetargetConfig, leading_jump_frames, retarget_motion
 from hgpt_retarget.skeleton import SkeletonMapping
 
@@ -74,6 +74,7 @@ def check_file(path: str, cfg: RetargetConfig | None = None) -> dict:
     n = int(round(STARTUP_S * clip.fps))
     h_ratio = float(hv[:n].max() / np.percentile(hv[n:], 99)) if len(hv) >= 2 * n else float("nan")
     ik = clip.meta["first_frame_ik"]
+    quality = evaluate_clip(clip, res.targets.stance, res.targets.human_scaled).as_dict()
     over = bool(np.isfinite(after) and first > after)
     warm = warm_first_second(motion, mapping, cfg) if over else float("nan")
     return {
@@ -92,6 +93,7 @@ def check_file(path: str, cfg: RetargetConfig | None = None) -> dict:
         "first_frame_iterations": ik["iterations"],
         "first_frame_converged": ik["converged"],
         "first_frame_residual_m": ik["position_m"],
+        "quality": quality,  # hgpt_retarget.quality metrics of the clip
     }
 
 
@@ -123,6 +125,16 @@ def markdown(rows: list[dict]) -> str:
         + (f" ({', '.join(spikes[:10])}{' ...' if len(spikes) > 10 else ''})" if spikes else "")
         + f"; first frame converged: {conv}/{len(ok)}"
     )
+    if ok:
+        m = summary([r["quality"] for r in ok])
+        lines.append(
+            f"\nQuality means over the clips: skate {m['foot_skate_mean_mps']:.3f} m/s, artefact skate "
+            f"{m['foot_skate_artefact_mps']:.3f} m/s, source stance foot speed "
+            f"{m['source_stance_foot_speed_mps']:.3f} m/s, stance sole z "
+            f"{m['stance_sole_height_median_m']:+.4f} m, self-penetration {m['self_penetration_frac']:.4f}, "
+            f"feet / hands error {m['ee_feet_error_mm']:.0f} / {m['ee_hands_error_mm']:.0f} mm, "
+            f"jerk {m['joint_jerk_mean']:.0f} rad/s³"
+        )
     return "\n".join(lines) + "\n"
 
 
