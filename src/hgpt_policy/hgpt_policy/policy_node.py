@@ -132,6 +132,8 @@ class PolicyNode(Node):
             if self.last_cmd is not None:
                 self.cmd_pub.publish(self.last_cmd)
             return
+        if self.pending is not None and ns == stamp_to_ns(self.pending.header.stamp):
+            return  # the same state re-sent (kick) while it waits for its reference: the wait keeps running
         self.pending, self.pending_wall = msg, self.state_wall
         self.try_answer()
 
