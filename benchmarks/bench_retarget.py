@@ -61,7 +61,7 @@ def offline(files: list[Path], cfg: RetargetConfig, max_s: float | None) -> dict
         t2 = clock()
         ik = G1IK(tg.bodies, cfg.ik)  # construction (~10 ms) is per process in the CLI, not per clip
         t3 = clock()
-        q = solve_sequence(ik, tg, FPS)
+        q = solve_sequence(ik, tg, FPS, lead_in_s=cfg.lead_in_s)  # with the start: lead-in + converged solve
         t4 = clock()
         q = smooth_qpos(q, FPS, cfg.joint_smooth_hz, ik.model)
         q[:, 2] += root_height_offsets(sole_heights(q), tg.stance)
