@@ -22,6 +22,10 @@ setup(
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},  # colcon test picks pytest from here (tests_require is gone)
     entry_points={
-        "console_scripts": ["hgpt = hgpt_bringup.cli:main", "bag_recorder = hgpt_bringup.bag_ros:main"]
+        "console_scripts": [
+            "hgpt = hgpt_bringup.cli:main",
+            "bag_recorder = hgpt_bringup.bag_ros:main",
+            "tracking_monitor = hgpt_bringup.monitor:main",
+        ]
     },
 )

@@ -20,7 +20,7 @@ def test_every_combination(scenario, robot, source):
     specs = {s.name: s for s in scenario_nodes(scenario, robot=robot, source=source, policy="p.onnx")}
     bridge = "sim_bridge_node" if robot == "sim" else "g1_bridge_node"
     extra = {"file": {"reference_player"}, "mocap": {"mocap_source", "retarget_node"}}.get(source, set())
-    expected = {bridge, "policy_node"} | extra
+    expected = {bridge, "policy_node"} | extra | ({"tracking_monitor"} if scenario == "eval" else set())
     assert set(specs) == expected
     assert specs["policy_node"].parameters["policy"] == "p.onnx"
     if robot == "sim":

@@ -26,6 +26,9 @@ from hgpt_core.g1 import ANCHOR_BODY, NUM_JOINTS
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_policy.controller import Mode
 
+CLIP_DT_NS = 20_000_000
+"""[ns] frame period of the clips reference_player plays (``ReferenceMotion`` at 50 Hz)."""
+
 FALL_TILT = 0.8
 """Fall without root truth: the pelvis z axis below this cosine of the tilt from vertical (about 37 deg)."""
 
@@ -73,10 +76,13 @@ class TrackingMonitor:
     KEEP = 250  # references kept (5 s at 50 Hz)
     LAG_NS = 200_000_000  # [ns] how long a state waits for the reference stamped like it
 
-    def __init__(self, clip_seconds: float | None = None, fall=None) -> None:
+    def __init__(self, clip_seconds: float | None = None, fall=None, speed: float = 1.0) -> None:
         """``clip_seconds``: the clip's duration [s] from its first reference (None: a live stream, no end);
-        ``fall``: a :class:`hgpt_sim.rewards.FallConfig` (default ``FallConfig.evaluation()``)."""
+        ``fall``: a :class:`hgpt_sim.rewards.FallConfig` (default ``FallConfig.evaluation()``); ``speed``:
+        the player's playback speed (clip time per reference time)."""
         from hgpt_sim.rewards import FallConfig
+
+        self.speed = speed or 1.0
 
         self.fall_cfg = fall or FallConfig.evaluation()
         self.clip_ns = None if clip_seconds is None else int(round(clip_seconds * 1e9))
@@ -125,12 +131,15 @@ class TrackingMonitor:
         valid: bool,
         root_pos: np.ndarray | None = None,
         root_quat: np.ndarray | None = None,
+        frame_index: int = 0,
     ) -> None:
         """A reference frame: joint positions (29,) [rad], velocities (29,) [rad/s], pelvis pose (3,) [m] and
-        (4,) wxyz (the pose is needed for the anchor fall rule)."""
+        (4,) wxyz (the pose is needed for the anchor fall rule); ``frame_index``: its 50 Hz frame in the clip
+        (the clip's start is known even when the monitor joined late, as a launched node may)."""
         self.refs[stamp_ns] = (q, dq, root_pos, root_quat) if valid else None
-        if valid and (self.ref_first_ns is None or stamp_ns < self.ref_first_ns):
-            self.ref_first_ns = stamp_ns
+        start_ns = stamp_ns - int(round(frame_index * CLIP_DT_NS / self.speed))
+        if valid and (self.ref_first_ns is None or start_ns < self.ref_first_ns):
+            self.ref_first_ns = start_ns
         _trim(self.refs, self.KEEP)
         self._score(final=False)
 
@@ -264,10 +273,21 @@ def write_summary(summary: MonitorSummary, path: str) -> None:
     atomic_write_bytes(path, (json.dumps(d, indent=2) + "\n").encode())
 
 
+def clip_duration(motion: str, fps: float = 0.0, speed: float = 1.0) -> float:
+    """Playing time [s] of a clip as reference_player plays it (retargets human files through the cache)."""
+    from hgpt_retarget.player import ReferencePlayer
+
+    ref = ReferencePlayer.from_file(motion, fps=fps or None, speed=speed or 1.0)
+    return ref.duration / ref.speed
+
+
 def make_monitor_node(clip_seconds: float | None = None, **kwargs):
     """A rclpy node feeding a :class:`TrackingMonitor` (imported lazily: the core has no rclpy).
 
-    ``clip_seconds``: the played clip's duration [s]; scoring stops at its end (as in hgpt eval)."""
+    ``clip_seconds``: the played clip's duration [s]; scoring stops at its end (as in hgpt eval). Without
+    it, the parameters ``motion`` (+ ``fps``, ``speed``, ``loop``) give it (the launch files' eval);
+    ``exit_at_clip_end`` makes :func:`main` stop there, ``summary`` is a JSON path for its summary."""
+    from rclpy.clock import Clock, ClockType
     from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
 
@@ -278,11 +298,30 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
     class TrackingMonitorNode(Node):
         def __init__(self) -> None:
             super().__init__("tracking_monitor", **kwargs)
-            self.core = TrackingMonitor(clip_seconds)
+            motion = self.declare_parameter("motion", "").value
+            fps = self.declare_parameter("fps", 0.0).value
+            speed = self.declare_parameter("speed", 1.0).value
+            loop = self.declare_parameter("loop", False).value
+            self.exit_at_clip_end = self.declare_parameter("exit_at_clip_end", False).value
+            self.summary_path = self.declare_parameter("summary", "").value
+            end_s = clip_seconds
+            if end_s is None and motion and not loop:
+                end_s = clip_duration(motion, fps, speed)
+            self.clip_seconds = end_s
+            self.core = TrackingMonitor(end_s, speed=speed)
+            self.done = False  # exit_at_clip_end and the clip has ended
+            if self.exit_at_clip_end and end_s is not None:
+                wall = Clock(clock_type=ClockType.STEADY_TIME)
+                self.create_timer(0.1, self.check_end, clock=wall)
             self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
             self.create_subscription(MotionReference, "/hgpt/reference", self.on_reference, 10)
             self.create_subscription(TrackingStatus, "/hgpt/status", self.on_status, 10)
             self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
+
+        def check_end(self) -> None:
+            if not self.done and self.core.clip_ended:
+                self.done = True
+                self.get_logger().info(f"the clip ended ({self.clip_seconds:.2f} s): stopping")
 
         def on_command(self, msg: JointCommand) -> None:
             self.core.on_command(stamp_to_ns(msg.header.stamp), np.array(msg.q), np.array(msg.kp), msg.mode)
@@ -291,7 +330,8 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
             q, dq = np.array(msg.joint_positions), np.array(msg.joint_velocities)
             p, o = msg.root_position, msg.root_orientation
             pos, quat = np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z])
-            self.core.on_reference(stamp_to_ns(msg.header.stamp), q, dq, msg.valid, pos, quat)
+            frame = msg.frame_index if msg.clip_id else 0  # a live stream counts frames from its start
+            self.core.on_reference(stamp_to_ns(msg.header.stamp), q, dq, msg.valid, pos, quat, frame)
 
         def on_status(self, msg: TrackingStatus) -> None:
             self.core.on_status(msg.mode, msg.fault)
@@ -314,3 +354,32 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
             )
 
     return TrackingMonitorNode()
+
+
+def main(args: list[str] | None = None) -> None:
+    """``tracking_monitor`` node (the launch files' eval): spins until the clip's end (``exit_at_clip_end``)
+    or shutdown, then prints its summary (and writes ``summary``); its exit ends the launch."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_monitor_node()
+        while rclpy.ok() and not node.done:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            summary = node.core.summary()
+            print("\ntracking monitor (joint errors over the TRACK steps):\n" + summary.table(), flush=True)
+            if node.summary_path:
+                write_summary(summary, node.summary_path)
+                print(f"summary: {node.summary_path}", flush=True)
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ import tyro
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from hgpt_bringup.monitor import MonitorSummary, make_monitor_node, write_summary
+from hgpt_bringup.monitor import MonitorSummary, clip_duration, make_monitor_node, write_summary
 from hgpt_bringup.scenarios import NodeSpec, ScenarioError, scenario_nodes
 from hgpt_core.errors import HgptError
 
@@ -94,11 +94,8 @@ def clip_seconds(specs: list[NodeSpec]) -> float | None:
     player = next((s for s in specs if s.name == "reference_player"), None)
     if player is None or player.parameters.get("loop", False):
         return None
-    from hgpt_retarget.player import ReferencePlayer  # retargets human files through the disk cache
-
     p = player.parameters
-    ref = ReferencePlayer.from_file(p["motion"], fps=p.get("fps") or None, speed=p.get("speed", 1.0))
-    return ref.duration / ref.speed
+    return clip_duration(p["motion"], p.get("fps") or 0.0, p.get("speed", 1.0))
 
 
 def csv_rate(motion: str, fps: float) -> float:
@@ -117,6 +114,7 @@ def run(args: RunArgs) -> int:
             args.scenario, robot=args.robot, source=args.source, motion=args.motion, policy=args.policy,
             lockstep=args.lockstep, record=args.record, record_out=args.record_out, fps=fps,
         )  # fmt: skip
+        specs = [s for s in specs if s.name != "tracking_monitor"]  # the launch files' one: ours is below
         end_s = clip_seconds(specs) if args.stop_at_clip_end else None
     except (HgptError, ValueError, FileNotFoundError) as exc:
         print(f"hgpt run: {exc}", file=sys.stderr)

@@ -65,6 +65,7 @@ NODES: dict[str, tuple[str, str, str, str]] = {
     "mocap_source": ("hgpt_retarget", "mocap_source", "hgpt_retarget.mocap_source_node", "MocapSourceNode"),
     "retarget_node": ("hgpt_retarget", "retarget_node", "hgpt_retarget.retarget_node", "RetargetNode"),
     "bag_recorder": ("hgpt_bringup", "bag_recorder", "hgpt_bringup.bag_ros", "BagRecorderNode"),
+    "tracking_monitor": ("hgpt_bringup", "tracking_monitor", "hgpt_bringup.monitor", "make_monitor_node"),
 }
 
 
@@ -228,6 +229,15 @@ def scenario_nodes(
                 params["sync"] = "clock"
         package, executable, module, cls = NODES[name]
         specs.append(NodeSpec(name, package, executable, module, cls, params))
+    if scenario == "eval":  # the launch files' end: the monitor exits at the clip's end with its summary
+        params = {"exit_at_clip_end": True, **cfg.get("tracking_monitor", {})}
+        player = next((s for s in specs if s.name == "reference_player"), None)
+        if player is not None:
+            p = player.parameters
+            for k in ("motion", "fps", "speed", "loop"):
+                if k in p:
+                    params[k] = p[k]
+        specs.insert(0, NodeSpec("tracking_monitor", *NODES["tracking_monitor"], params))  # first up
     if record:  # receive times on the wall clock, as `ros2 bag record` (no use_sim_time)
         params = {"topics": list(RECORD_TOPICS), **cfg.get("bag_recorder", {})}
         if record_out:
