@@ -643,13 +643,22 @@ def plot_curve(log_path: Path, out: Path) -> Path | None:
     steps = np.array([r["env_steps"] for r in rows])
     per_it = np.diff(np.concatenate(([0], steps)))
     falls = np.array([sum(r.get(k, 0.0) for k in fall_keys) for r in rows]) / per_it * 1000
+    series = (
+        ("reward per step", np.array([r["reward_per_step"] for r in rows])),
+        ("episode length [steps]", np.array([r.get("episode/length_mean", np.nan) for r in rows])),
+        ("terminations (not time-outs) per 1k steps", falls),
+    )
+    win = max(1, len(rows) // 25)
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
-    ax[0].plot(x, [r["reward_per_step"] for r in rows])
-    ax[0].set_title("reward per step")
-    ax[1].plot(x, [r.get("episode/length_mean", np.nan) for r in rows])
-    ax[1].set_title("episode length [steps]")
-    ax[2].plot(x, falls)
-    ax[2].set_title("terminations (not time-outs) per 1k steps")
+    for a, (title, y) in zip(ax, series, strict=True):
+        a.plot(x, y, color="C0", alpha=0.3, lw=0.8)
+        if win > 1:  # a segment's first iteration starts every env on its reference: smooth over segments
+            ok = np.isfinite(y)
+            k = np.ones(win)
+            sm = np.convolve(np.where(ok, y, 0.0), k, "valid") / np.maximum(np.convolve(ok, k, "valid"), 1)
+            a.plot(x[win - 1 :], sm, color="C0", lw=1.8, label=f"mean of {win} iterations")
+            a.legend(fontsize=7)
+        a.set_title(title)
     for a in ax:
         a.set_xlabel("env steps [M]")
         a.grid(alpha=0.3)
