@@ -290,6 +290,9 @@ def play_following_clock(cmd: Play, reader: BagReader, topics: list) -> int:
         while rclpy.ok():
             ex.spin_once(timeout_sec=0.1)
             done = state["next"] >= len(queue)
+            # the graph has moved past the last message (its tick was answered), or /clock stopped
+            if done and (not queue or state["clock"] > queue[-1][0]):
+                break
             if done and time.monotonic() - state["last_event"] > cmd.idle_exit:
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -303,6 +306,13 @@ def play_following_clock(cmd: Play, reader: BagReader, topics: list) -> int:
         f"hgpt bag play: {state['n']} of {len(queue)} messages following /clock in {dt:.2f} s",
         file=sys.stderr,
     )
+    if queue and state["next"] >= len(queue):
+        print(
+            f"hgpt bag play: the bag ended at t={queue[-1][0] * 1e-9:.3f} s: nothing more is published; a "
+            "lock-step graph goes on without it (policy_node: HOLD, then DAMP reference_lost; hgpt run "
+            "--source bag stops once the robot state is 1 s past the last reference)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -87,6 +87,7 @@ class TrackingMonitor:
         self.fall_cfg = fall or FallConfig.evaluation()
         self.clip_ns = None if clip_seconds is None else int(round(clip_seconds * 1e9))
         self.ref_first_ns: int | None = None  # stamp of the first valid reference: the clip's start
+        self.ref_last_ns = -1  # newest reference stamp [ns]
         self.fall_reason = ""
         self.past_end = 0
         self._fk = None
@@ -137,6 +138,7 @@ class TrackingMonitor:
         (4,) wxyz (the pose is needed for the anchor fall rule); ``frame_index``: its 50 Hz frame in the clip
         (the clip's start is known even when the monitor joined late, as a launched node may)."""
         self.refs[stamp_ns] = (q, dq, root_pos, root_quat) if valid else None
+        self.ref_last_ns = max(self.ref_last_ns, stamp_ns)
         start_ns = stamp_ns - int(round(frame_index * CLIP_DT_NS / self.speed))
         if valid and (self.ref_first_ns is None or start_ns < self.ref_first_ns):
             self.ref_first_ns = start_ns
@@ -176,6 +178,13 @@ class TrackingMonitor:
         if self.clip_ns is None or self.ref_first_ns is None or not self.states:
             return False
         return self.t_last * 1e9 > self.ref_first_ns + self.clip_ns + 1e6
+
+    def references_stopped(self, gap_s: float) -> bool:
+        """References came, and the newest robot state is more than ``gap_s`` [s] past the newest one (the
+        reference source ended: a bag replay, a stopped stream)."""
+        if self.ref_last_ns < 0 or not self.states:
+            return False
+        return self.t_last * 1e9 - self.ref_last_ns > gap_s * 1e9
 
     def _anchor(self, root_pos, root_quat, q) -> tuple[np.ndarray, np.ndarray]:
         if self._fk is None:
@@ -281,6 +290,14 @@ def clip_duration(motion: str, fps: float = 0.0, speed: float = 1.0) -> float:
     return ref.duration / ref.speed
 
 
+def references_stopped_message(core: TrackingMonitor, gap_s: float) -> str:
+    """What :meth:`TrackingMonitor.references_stopped` means, for the log."""
+    return (
+        f"the references stopped at t={core.ref_last_ns * 1e-9:.3f} s and the robot state is more than "
+        f"{gap_s:g} s past them (the bag replay ended?): stopping"
+    )
+
+
 def make_monitor_node(clip_seconds: float | None = None, **kwargs):
     """A rclpy node feeding a :class:`TrackingMonitor` (imported lazily: the core has no rclpy).
 
@@ -303,6 +320,8 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
             speed = self.declare_parameter("speed", 1.0).value
             loop = self.declare_parameter("loop", False).value
             self.exit_at_clip_end = self.declare_parameter("exit_at_clip_end", False).value
+            # > 0: stop once the robot state is this far [s] past the newest reference (source bag)
+            self.reference_gap_s = self.declare_parameter("exit_after_reference_gap_s", 0.0).value
             self.summary_path = self.declare_parameter("summary", "").value
             end_s = clip_seconds
             if end_s is None and motion and not loop:
@@ -310,7 +329,7 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
             self.clip_seconds = end_s
             self.core = TrackingMonitor(end_s, speed=speed)
             self.done = False  # exit_at_clip_end and the clip has ended
-            if self.exit_at_clip_end and end_s is not None:
+            if (self.exit_at_clip_end and end_s is not None) or self.reference_gap_s > 0:
                 wall = Clock(clock_type=ClockType.STEADY_TIME)
                 self.create_timer(0.1, self.check_end, clock=wall)
             self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
@@ -319,9 +338,14 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
             self.create_subscription(JointCommand, "/hgpt/joint_command", self.on_command, 10)
 
         def check_end(self) -> None:
-            if not self.done and self.core.clip_ended:
+            if self.done:
+                return
+            if self.exit_at_clip_end and self.core.clip_ended:
                 self.done = True
                 self.get_logger().info(f"the clip ended ({self.clip_seconds:.2f} s): stopping")
+            elif self.reference_gap_s > 0 and self.core.references_stopped(self.reference_gap_s):
+                self.done = True
+                self.get_logger().info(references_stopped_message(self.core, self.reference_gap_s))
 
         def on_command(self, msg: JointCommand) -> None:
             self.core.on_command(stamp_to_ns(msg.header.stamp), np.array(msg.q), np.array(msg.kp), msg.mode)

@@ -19,8 +19,14 @@ import tyro
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from hgpt_bringup.monitor import MonitorSummary, clip_duration, make_monitor_node, write_summary
-from hgpt_bringup.scenarios import NodeSpec, ScenarioError, scenario_nodes
+from hgpt_bringup.monitor import (
+    MonitorSummary,
+    clip_duration,
+    make_monitor_node,
+    references_stopped_message,
+    write_summary,
+)
+from hgpt_bringup.scenarios import REFERENCE_GAP_END_S, NodeSpec, ScenarioError, scenario_nodes
 from hgpt_core.errors import HgptError
 
 
@@ -124,7 +130,11 @@ def run(args: RunArgs) -> int:
     monitor = None
     try:
         for spec in specs:
-            nodes.append(instantiate(spec))
+            try:
+                nodes.append(instantiate(spec))
+            except (HgptError, ValueError, OSError) as exc:  # a missing/corrupt policy or clip: one line
+                print(f"hgpt run: {spec.name}: {exc}", file=sys.stderr)
+                return 2
             executor.add_node(nodes[-1])
         monitor = make_monitor_node(end_s)
         nodes.append(monitor)
@@ -139,6 +149,9 @@ def run(args: RunArgs) -> int:
                 break
             if core.clip_ended:
                 print(f"the clip ended ({end_s:.2f} s)", flush=True)
+                break
+            if args.source == "bag" and core.references_stopped(REFERENCE_GAP_END_S):
+                print(references_stopped_message(core, REFERENCE_GAP_END_S), flush=True)
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

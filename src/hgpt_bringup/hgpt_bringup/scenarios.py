@@ -35,6 +35,10 @@ LOCKSTEP_REFERENCE_WAIT_S = 1.0
 """Lock-step: how long [s, wall] policy_node waits for the reference of a state before answering alone."""
 
 
+REFERENCE_GAP_END_S = 1.0
+"""source bag: the run ends once the robot state is this far [s] past the newest reference (replay over)."""
+
+
 class ScenarioError(HgptError, ValueError):
     """A scenario argument is invalid; the message lists the valid values."""
 
@@ -231,6 +235,8 @@ def scenario_nodes(
         specs.append(NodeSpec(name, package, executable, module, cls, params))
     if scenario == "eval":  # the launch files' end: the monitor exits at the clip's end with its summary
         params = {"exit_at_clip_end": True, **cfg.get("tracking_monitor", {})}
+        if source == "bag":  # the replay's end is the run's end
+            params["exit_after_reference_gap_s"] = REFERENCE_GAP_END_S
         player = next((s for s in specs if s.name == "reference_player"), None)
         if player is not None:
             p = player.parameters

@@ -64,6 +64,8 @@ def load_tracking_policy(spec: str, backend: str | None = None, threads: int = 1
 
         return Twist2Policy(spec.split(":", 1)[1] if ":" in spec else None, intra_op_threads=threads)
     path = Path(spec)
+    if path.suffix in (".onnx", ".pt") and not path.is_file():
+        raise ValueError(f"{spec}: no such policy file")
     if path.suffix not in (".onnx", ".pt") or not path.is_file():
         raise ValueError(
             f"unknown policy '{spec}'; valid: {BUNDLED}, {sorted(BUILTIN)}, twist2[:file.onnx], "

@@ -81,6 +81,9 @@ class PolicyNode(Node):
         self.ref_ns = -1  # newest reference stamp [ns]
         self.answered_ns = -1  # stamp of the last state answered
         self.last_cmd: JointCommand | None = None
+        # a wait timed out: answer without waiting until a reference comes again (the source stopped, e.g. a
+        # bag replay ended: HOLD, then DAMP by the stamps at full speed instead of one step per wait)
+        self.ref_timed_out = False
         if self.trigger == "state" and self.reference_wait_s > 0:
             wall = Clock(clock_type=ClockType.STEADY_TIME)
             self.create_timer(min(0.05, self.reference_wait_s), self.on_reference_timeout, clock=wall)
@@ -141,6 +144,9 @@ class PolicyNode(Node):
         if self.trigger == "state":
             ns = stamp_to_ns(msg.header.stamp)
             self.ref_ns, received = max(self.ref_ns, ns), ns * 1e-9
+            if self.ref_timed_out:
+                self.ref_timed_out = False
+                self.get_logger().info(f"references again (t={received:.3f} s): waiting for each one")
         else:
             received = self.now()
         sample = reference_sample_from_msg(msg, received)
@@ -155,7 +161,7 @@ class PolicyNode(Node):
         if msg is None:
             return
         ns = stamp_to_ns(msg.header.stamp)
-        if not force and self.reference_wait_s > 0 and self.ref_ns < ns:
+        if not force and self.reference_wait_s > 0 and self.ref_ns < ns and not self.ref_timed_out:
             return
         self.pending = None
         self.ctrl.on_state(robot_sample_from_msg(msg, ns * 1e-9))
@@ -166,9 +172,11 @@ class PolicyNode(Node):
         if self.pending is not None and time.perf_counter() - self.pending_wall > self.reference_wait_s:
             self.get_logger().warning(
                 f"no reference for the state at t={stamp_to_ns(self.pending.header.stamp) * 1e-9:.3f} s "
-                f"within {self.reference_wait_s} s: answering without it",
-                throttle_duration_sec=2.0,
+                f"within {self.reference_wait_s} s (newest reference t={self.ref_ns * 1e-9:.3f} s): "
+                "answering without waiting until one comes again (the reference source stopped or is "
+                "slow, e.g. a bag replay ended): HOLD, then DAMP"
             )
+            self.ref_timed_out = self.ref_ns >= 0  # at start-up (no reference yet) every state still waits
             self.try_answer(force=True)
 
     def on_set_mode(self, req: SetMode.Request, res: SetMode.Response) -> SetMode.Response:

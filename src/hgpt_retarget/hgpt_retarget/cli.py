@@ -201,7 +201,14 @@ def main() -> None:
         sys.argv = [f"{sys.argv[0]} {sys.argv[1]}", *sys.argv[2:]]
         module.main()
         return
-    run(tyro.cli(Args))
+    try:
+        rows = run(tyro.cli(Args))
+    except (HgptError, OSError) as exc:  # a missing input, an unwritable --out: one line naming it
+        print(f"hgpt retarget: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if rows and all("error" in r for r in rows):  # nothing retargeted (e.g. its only file failed)
+        print(f"hgpt retarget: error: all {len(rows)} file(s) failed", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

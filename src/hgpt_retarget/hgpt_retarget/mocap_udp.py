@@ -38,6 +38,7 @@ from typing import Annotated
 import numpy as np
 import tyro
 
+from hgpt_core.errors import HgptError
 from hgpt_core.rotations import quat_mul
 from hgpt_retarget.skeleton import UNITS, SkeletonError, available_skeletons, load_skeleton
 
@@ -423,7 +424,14 @@ class MocapUdpSender:
 
 
 def from_z_up_m(positions: np.ndarray, units: str = "m", up: str = "z") -> np.ndarray:
-    """Metres / z up (HumanPose) -> ``units`` / ``up``: what a sender in that convention would send."""
+    """Metres / z up (HumanPose) -> ``units`` / ``up``: what a sender in that convention would send.
+
+    Raises:
+        ValueError: unknown ``units`` or ``up`` (the valid values named)."""
+    if units not in UNITS:
+        raise ValueError(f"units {units!r} is not valid; valid: {sorted(UNITS)}")
+    if up not in UP_AXES:
+        raise ValueError(f"up {up!r} is not valid; valid: {list(UP_AXES)}")
     p = positions @ _Y_TO_Z if up == "y" else positions  # inverse rotation = transpose
     return p / UNITS[units]
 
@@ -557,14 +565,18 @@ def main(argv: list[str] | None = None) -> None:
         args=argv,
         prog=sys.argv[0] if argv is None else "hgpt mocap",
     )
-    if isinstance(args, SendArgs):
-        n = stream_file(
-            args.file, args.host, args.port, args.rate, args.loop, args.speed, args.skeleton, args.units,
-            args.up, args.duration,
-        )  # fmt: skip
-        print(f"hgpt mocap send: {n} datagrams sent", flush=True)
-    else:
-        listen(args.port, args.host, args.duration)
+    try:
+        if isinstance(args, SendArgs):
+            n = stream_file(
+                args.file, args.host, args.port, args.rate, args.loop, args.speed, args.skeleton, args.units,
+                args.up, args.duration,
+            )  # fmt: skip
+            print(f"hgpt mocap send: {n} datagrams sent", flush=True)
+        else:
+            listen(args.port, args.host, args.duration)
+    except (HgptError, OSError, ValueError, OverflowError) as exc:  # bad file, host, port, units: one line
+        print(f"hgpt mocap: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
