@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 
 from hgpt_bringup.bag import BagError, BagReader, BagWriter, bag_to_clips, deserialize, scan_mcap
 
@@ -266,6 +267,36 @@ def test_cli_info_and_refusals(bag, tmp_path):
         f.truncate(200_000)
     r = hgpt("bag", "info", str(cut))
     assert r.returncode == 1 and "complete:  NO" in r.stdout and "walk_0.mcap: cut at byte 200000" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "key,value,says",
+    [
+        ("ros_distro", "humble", "names ROS distro 'humble'; this reader decodes with ROS 2 Kilted types"),
+        ("storage_identifier", "sqlite3", "names storage 'sqlite3' but walk_0.mcap is mcap"),
+        ("storage_identifier", "mcap_zstd9", "names storage 'mcap_zstd9'; this reader knows"),
+    ],
+)
+def test_metadata_of_another_distro_or_storage_is_not_complete(bag, messages, tmp_path, key, value, says):
+    """hgpt bag info says what differs (exit 1), never 'complete: yes'; the messages are still read."""
+    b = tmp_path / "b"
+    shutil.copytree(bag, b)
+    meta = b / "metadata.yaml"
+    data = yaml.safe_load(meta.read_text())
+    assert data["rosbag2_bagfile_information"][key] in ("rosbags", "mcap")  # what our writer wrote
+    data["rosbag2_bagfile_information"][key] = value
+    meta.write_text(yaml.safe_dump(data))
+    r = subprocess.run(
+        [sys.executable, "-m", "hgpt_bringup.cli", "bag", "info", str(b)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1 and "complete:  NO" in r.stdout and says in r.stdout, r.stdout + r.stderr
+    with BagReader(b) as rd:
+        assert not rd.info.complete and rd.info.message_count == len(messages)
+    with pytest.raises(BagError, match=says.split(";")[0].replace("'", ".")):
+        BagReader(b, strict=True)
 
 
 # ---- the real graph ----------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ class BagInfo:
             f"storage:   {self.storage} ({', '.join(f.name for f in self.files) or 'no files'})",
             f"duration:  {self.duration_s:.3f} s",
             f"messages:  {self.message_count}",
-            f"complete:  {'yes' if self.complete else 'NO (recovered readable part)'}",
+            f"complete:  {'yes' if self.complete else 'NO (see the problems below)'}",
         ]
         lines += [f"problem:   {p}" for p in self.problems]
         lines += [f"{k}: {v}" for k, v in sorted(self.custom_data.items())]
@@ -405,6 +405,43 @@ def _read_metadata(path: Path) -> tuple[dict | None, str]:
     return info, ""
 
 
+KNOWN_DISTROS = ("rosbags", "kilted")
+"""``ros_distro`` values of metadata.yaml decoded as written: the project's writer (rosbags) and ROS 2 Kilted
+(the typestore's); a bag of another distro is read, but reported (message definitions may differ)."""
+STORAGE_MAGIC = {"mcap": b"\x89MCAP", "sqlite3": b"SQLite format 3\x00"}
+
+
+def _storage_of(f: Path) -> str:
+    """The storage format of a file from its first bytes ("" unknown or unreadable)."""
+    try:
+        with open(f, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return ""
+    return next((k for k, magic in STORAGE_MAGIC.items() if head.startswith(magic)), "")
+
+
+def metadata_mismatches(path: Path, meta: dict) -> list[str]:
+    """What metadata.yaml names that differs from the storage files or from what this reader decodes: the
+    storage plugin (``storage_identifier``) and the ROS distro (``ros_distro``)."""
+    out = []
+    named = str(meta.get("storage_identifier", ""))
+    if named not in STORAGE_MAGIC:
+        out.append(f"{path}/metadata.yaml names storage {named!r}; this reader knows {sorted(STORAGE_MAGIC)}")
+    else:
+        for f in meta.get("relative_file_paths") or []:
+            got = _storage_of(path / f)
+            if got and got != named:
+                out.append(f"{path}/metadata.yaml names storage {named!r} but {f} is {got}")
+    distro = meta.get("ros_distro")
+    if distro is not None and str(distro) not in KNOWN_DISTROS:
+        out.append(
+            f"{path}/metadata.yaml names ROS distro {distro!r}; this reader decodes with ROS 2 Kilted types "
+            f"(message definitions may differ; known: {', '.join(KNOWN_DISTROS)})"
+        )
+    return out
+
+
 class BagReader:
     """Reads any rosbag2 bag (folder, or one .mcap/.db3 file), recovering what a damaged one still holds.
 
@@ -437,8 +474,11 @@ class BagReader:
                 problems.append(problem)
         if meta is not None:
             custom = dict(meta.get("custom_data") or {})
+            problems += metadata_mismatches(self.path, meta)
             info = self._open_rosbags(meta, custom)
             if info is not None:
+                info.problems = problems + info.problems
+                info.complete = not info.problems
                 return info
         files = (
             [self.path]
