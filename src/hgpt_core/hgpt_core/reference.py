@@ -13,6 +13,9 @@ import numpy as np
 from hgpt_core.g1 import KEYPOINT_BODIES
 from hgpt_core.motion import CONTROL_FPS, MotionClip
 
+LOW_SOURCE_FPS = 20.0
+"""[Hz] a clip slower than this gets :attr:`ReferenceMotion.upsample_note` when played or evaluated."""
+
 
 @dataclass(frozen=True)
 class ReferenceMotion:
@@ -37,10 +40,24 @@ class ReferenceMotion:
     keypoint_pos_w: np.ndarray
     keypoint_quat_w: np.ndarray
     keypoint_lin_vel_w: np.ndarray
+    source_fps: float = 0.0
+    """Frame rate [Hz] of the clip it was resampled from (0: unknown)."""
 
     @property
     def num_frames(self) -> int:
         return int(self.joint_pos.shape[0])
+
+    @property
+    def upsample_note(self) -> str:
+        """A warning when the source clip was slower than :data:`LOW_SOURCE_FPS` ("" otherwise): its motion
+        between frames is interpolated, fast moves are smoothed and their velocities underestimated."""
+        if 0 < self.source_fps < LOW_SOURCE_FPS:
+            return (
+                f"clip '{self.name}' is {self.source_fps:.4g} Hz, upsampled to {self.fps:.4g} Hz: below "
+                f"{LOW_SOURCE_FPS:g} Hz the motion between frames is interpolated (fast moves smoothed, "
+                "velocities underestimated)"
+            )
+        return ""
 
     @classmethod
     def from_clip(
@@ -70,4 +87,5 @@ class ReferenceMotion:
             keypoint_pos_w=kp_pos,
             keypoint_quat_w=fk.quat[:, idx],
             keypoint_lin_vel_w=np.gradient(kp_pos, 1.0 / fps, axis=0),
+            source_fps=float(clip.fps),
         )

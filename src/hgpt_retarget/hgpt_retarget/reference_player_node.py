@@ -52,6 +52,8 @@ class ReferencePlayerNode(Node):
         self.get_logger().info(
             f"playing '{self.clip_id}' ({player.duration:.1f} s, loop={loop}, speed={speed})"
         )
+        if player.ref.upsample_note:
+            self.get_logger().warning(player.ref.upsample_note)
         return player
 
     def on_load(self, req: LoadMotion.Request, res: LoadMotion.Response) -> LoadMotion.Response:

@@ -261,6 +261,7 @@ def load_reference(name: str | Path, fps: float | None = None) -> ReferenceMotio
         fps: Input rate [Hz] of a CSV (see :func:`hgpt_sim.references.load_motion_file`).
     """
     path = resolve_clip(str(name))
+    ref = None
     if path.suffix.lower() not in (".csv", ".pkl", ".pickle") and not path.name.endswith(".clip.npz"):
         try:
             from hgpt_retarget.human_clip import is_human_motion_file, retarget_human_file
@@ -269,8 +270,12 @@ def load_reference(name: str | Path, fps: float | None = None) -> ReferenceMotio
         if is_human_motion_file is not None and is_human_motion_file(path):
             clip = retarget_human_file(path)
             clip.name = clip_stem(path)
-            return ReferenceMotion.from_clip(clip)
-    return ReferenceMotion.from_clip(load_motion_file(path, fps=fps))
+            ref = ReferenceMotion.from_clip(clip)
+    if ref is None:
+        ref = ReferenceMotion.from_clip(load_motion_file(path, fps=fps))
+    if ref.upsample_note:  # a 7 fps clip is evaluated, but not silently
+        print(f"warning: {path}: {ref.upsample_note}", file=sys.stderr)
+    return ref
 
 
 def find_corpus(corpus: Path | None = None) -> Path:
