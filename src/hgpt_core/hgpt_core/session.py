@@ -40,6 +40,21 @@ COMPARED_FIELDS = (
 """Metadata fields a bridge compares, in the order differences are reported (arch/training: descriptive)."""
 
 
+def discovery_hint() -> str:
+    """What to check when no policy is heard: this process's DDS settings, to compare with policy_node's."""
+    import os
+
+    domain = os.environ.get("ROS_DOMAIN_ID", "") or "0 (unset)"
+    scope = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "") or "SUBNET (unset)"
+    peers = os.environ.get("ROS_STATIC_PEERS", "")
+    return (
+        f"check that policy_node runs with the same ROS_DOMAIN_ID (here {domain}) and a "
+        f"ROS_AUTOMATIC_DISCOVERY_RANGE that reaches this host (here {scope}"
+        + (f", ROS_STATIC_PEERS {peers}" if peers else "")
+        + "); `ros2 topic info -v /hgpt/joint_command` lists the publishers this process can see"
+    )
+
+
 def new_session_id() -> str:
     """A random 16-hex-digit id for one policy_node run."""
     return secrets.token_hex(8)

@@ -29,7 +29,7 @@ import numpy as np
 from hgpt_core.g1 import G1_JOINT_NAMES, G1Spec, index_map
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import projected_gravity
-from hgpt_core.session import Announcement, SessionGate
+from hgpt_core.session import Announcement, SessionGate, discovery_hint
 from hgpt_g1.clamps import clamp_targets, named_values, shape_problems, smoothstep
 from hgpt_g1.crc import NUM_MOTOR_SLOTS
 from hgpt_g1.lag import LagMonitor, TickUnwrapper
@@ -404,6 +404,8 @@ class SafetyMachine:
             warnings.append(f"{self.bad_commands} bad JointCommands (last: {self.last_bad_command})")
         if self.gate.ignored:
             warnings.append(f"{self.gate.ignored} JointCommands ignored (last: {self.gate.last_ignored})")
+        if self.state in ARMED_STATES and not self.gate.session:  # armed, but no policy heard
+            warnings.append("no policy announced on /hgpt/policy: " + discovery_hint())
         if self.last_announcement_problem:
             warnings.append(f"policy announcement refused: {self.last_announcement_problem}")
         warnings += [f"clamped ({k}): {v}" for k, v in self.clamped.items()]

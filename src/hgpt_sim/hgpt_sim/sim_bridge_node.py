@@ -14,6 +14,7 @@ others (a bag replay, a second policy) are ignored with the reason logged. No ne
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -29,7 +30,7 @@ from rclpy.qos import (
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
-from hgpt_core.session import Announcement, SessionGate
+from hgpt_core.session import Announcement, SessionGate, discovery_hint
 from hgpt_core.stamps import stamp_to_ns, stamp_to_sec
 from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 from hgpt_msgs.srv import SimControl
@@ -77,6 +78,7 @@ class SimBridgeNode(Node):
         self.state_ns = -1  # stamp [ns] of the last published state
         self.last_cmd_wall = 0.0
         self.last_status = ""
+        self.hinted = False  # the "no policy heard" hint was logged
         period = self.robot.cfg.control_dt if self.mode == "realtime" else self.kick_period_s
         self.next_wall = time.perf_counter() + period
         self.create_timer(period, self.on_timer)
@@ -173,9 +175,20 @@ class SimBridgeNode(Node):
             st.session_id = self.gate.session
             st.fault = self.robot.status.startswith("damping")
             self.status_pub.publish(st)
-            if self.robot.status != self.last_status:
+            kind = status_kind(self.robot.status)
+            if kind != status_kind(self.last_status):  # changes of kind, not of the age in it
                 self.get_logger().info(f"sim: {self.robot.status}")
+                if kind == "damping: no command" and not self.gate.session and not self.hinted:
+                    self.hinted = True  # once: a policy in another domain would otherwise go unnoticed
+                    self.get_logger().warning(
+                        "no JointCommand and no policy announced on /hgpt/policy: " + discovery_hint()
+                    )
             self.last_status = self.robot.status
+
+
+def status_kind(status: str) -> str:
+    """A status without its numbers ("damping: no command for 0.06 s" -> "damping: no command")."""
+    return re.split(r" for | \(|\d", status, maxsplit=1)[0].strip()
 
 
 def main(args: list[str] | None = None) -> None:
