@@ -46,6 +46,8 @@ VERSION = 1
 DEFAULT_PORT = 9870
 MAX_DATAGRAM_BYTES = 65536  # 64 KiB; an IPv4 UDP payload is at most 65507 bytes anyway
 MAX_JOINTS = 512
+MAX_ABS_T_S = 1e10
+"""[s] bound of a datagram's capture time ``t`` (Unix time included)."""
 MAX_ABS_COORD_M = 100.0  # no mocap volume is larger
 MAX_BODY_EXTENT_M = 4.0  # landmark-joint bounding-box diagonal of one human; more: wrong units
 QUAT_NORM_TOL = 0.1
@@ -237,8 +239,9 @@ class MocapParser:
         frame, t = obj.get("frame"), obj.get("t")
         if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
             raise DatagramError("field", f"'frame' must be an integer >= 0, got {frame!r}")
-        if not isinstance(t, int | float) or isinstance(t, bool):
-            raise DatagramError("field", f"'t' must be a number [s], got {t!r}")
+        if not isinstance(t, int | float) or isinstance(t, bool) or not abs(t) <= MAX_ABS_T_S:
+            # an absurd capture time (1e308) would make every later datagram 'out_of_order'
+            raise DatagramError("field", f"'t' must be a number [s] within +-{MAX_ABS_T_S:g}, got {t!r}")
         restart = frame < st.frame and (frame == 0 or st.frame - frame > self.restart_frames)
         if not restart:
             if frame == st.frame:
@@ -256,9 +259,9 @@ class MocapParser:
             valid = [self.only] if self.only else sorted(self.known)
             raise DatagramError("skeleton", f"unknown skeleton {skeleton!r}; valid: {valid}")
         units, up = obj.get("units", "m"), obj.get("up", "z")
-        if units not in UNITS:
+        if not isinstance(units, str) or units not in UNITS:
             raise DatagramError("field", f"'units' is {units!r}; valid: {sorted(UNITS)}")
-        if up not in UP_AXES:
+        if not isinstance(up, str) or up not in UP_AXES:
             raise DatagramError("field", f"'up' is {up!r}; valid: {list(UP_AXES)}")
         names, body = self._names(obj.get("names"), skeleton, st)
         n = len(names)
