@@ -172,3 +172,19 @@ def test_live_pivot_rule_keeps_more_of_a_boxers_turn(human_dir):
         )
         p50[follow] = evaluate_clip(clip, tg.stance, tg.human_scaled).foot_stance_speed_p50_mps
     assert p50[True] > 1.4 * p50[False]
+
+
+def test_a_t_pose_frame_before_the_motion_is_eased_through(human_dir):
+    """CMU 01_01 streams a T-pose frame first: the jump to the motion is a pose jump, eased, not followed
+    at the motor limits (37 rad/s without easing); the first second is no faster than the rest."""
+    path = sorted((human_dir / "cmu_bvh_fairmotion").glob("01_01.bvh"))
+    if not path:
+        pytest.skip("CMU 01_01 absent")
+    motion, _ = load_human(path[0])
+    s = motion.resample(FPS)
+    lr = LiveRetargeter()
+    out = [lr.step(s.joint_names, s.positions[i], i / FPS) for i in range(s.num_frames)]
+    assert "pose_jump" in out[1].events and "ease" in out[1].events
+    q = np.array([f.joint_pos for f in out])
+    first, after = startup_speeds(q, FPS)
+    assert first <= after, (first, after)

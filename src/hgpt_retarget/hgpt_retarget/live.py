@@ -11,9 +11,10 @@ contract) into one G1 frame, warm-started from the previous one. It copes with w
   * a different skeleton (new joint names matching another mapping): everything is re-initialised;
   * stamps going backwards: the frame is ignored and the last output repeated;
   * start-up: the output never jumps to the first solution. After the first frame, a re-initialisation, a
-    gap or invalid frames it eases in from the robot's current pose (:meth:`LiveRetargeter.set_robot_pose`),
-    else from the last frame sent, else from the knees-bent default pose, each joint moving at most
-    ``ease_speed`` until it meets the retargeted motion (then it follows it; event ``ease`` meanwhile).
+    gap, invalid frames or a pose jump (a landmark faster than ``pose_jump_speed``) it eases in from the
+    robot's current pose (:meth:`LiveRetargeter.set_robot_pose`), else from the last frame sent, else from
+    the knees-bent default pose, each joint moving at most ``ease_speed`` until it meets the retargeted
+    motion (then it follows it; event ``ease`` meanwhile).
 The ground level and stance come from the stream itself, as offline (see :mod:`hgpt_retarget.ground`).
 """
 
@@ -58,6 +59,9 @@ class LiveConfig:
     """How long a missing/NaN landmark is held at its last good position [s]."""
     max_gap_s: float = 0.25
     """A longer gap between frames gets a longer solve (re-acquisition) [s]."""
+    pose_jump_speed: float = 15.0
+    """A landmark moving faster than this [m/s] between two frames is a pose jump (a T-pose frame before
+    the motion, a tracker swapping limbs): the output eases from the last frame instead of following."""
     max_root_speed: float = 4.0
     """Fastest plausible root motion [m/s]; faster is a jump and is blended."""
     blend_tau_s: float = 0.3
@@ -126,6 +130,7 @@ class LiveRetargeter:
         self.runs: list[_LiveStance | None] = [None, None]  # the current stance run of each foot
         self.offset = np.zeros(3)
         self.prev_root_target: np.ndarray | None = None
+        self.prev_pts: np.ndarray | None = None  # landmark positions of the last frame (L, 3)
         self.dz = 0.0
         self.rest_pitch = np.zeros(2)
 
@@ -253,6 +258,12 @@ class LiveRetargeter:
             if not self._initialise(lm):
                 return self._repeat(stamp, (f"error:{self.last_error}",), t0)
             events.append("init")
+        pts = np.stack([v[0] for v in lm.values()])
+        jump = self.cfg.pose_jump_speed * max(dt, 1e-3)
+        same = self.prev_pts is not None and self.prev_pts.shape == pts.shape and "init" not in events
+        if same and np.linalg.norm(pts - self.prev_pts, axis=1).max() > jump:
+            events.append("pose_jump")  # e.g. a T-pose frame before the motion: ease, do not follow
+        self.prev_pts = pts
         targets = self._targets(lm, dt, events)
         iters = None
         if "init" in events:
@@ -262,7 +273,8 @@ class LiveRetargeter:
             iters = 4 * self.cfg.ik.iterations
         q = self.ik.solve(*targets, dt=float(np.clip(dt, 1e-3, 1.0)), iterations=iters)
         q = self._ground(q)
-        if "init" in events or "gap" in events or (self.last is not None and not self.last.valid and fresh):
+        restart = ("init", "gap", "pose_jump")
+        if any(e in events for e in restart) or (self.last is not None and not self.last.valid and fresh):
             self._start_ease(q)
         q = self._ease(q, dt, events)
         frame = LiveFrame(
