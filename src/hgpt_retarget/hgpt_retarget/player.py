@@ -8,7 +8,7 @@ zero velocities and reports ``finished`` so consumers can hold or stand instead 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,3 +99,43 @@ class ReferencePlayer:
             frame_index=int(round(x)),
             finished=finished,
         )
+
+
+class PlausibleFrames:
+    """A looped (or swapped) clip made continuous by :class:`~hgpt_retarget.plausible.ReferenceFilter`:
+    a loop restart is re-anchored where the previous frame was and blended in (``blend_s``); root velocities
+    are turned with the re-anchor, joint velocities follow the output while it blends. Feed frames in time
+    order; a frame at the same ``now`` as the last one is returned again (a lock-step re-sent tick)."""
+
+    def __init__(self, cfg=None) -> None:
+        from hgpt_retarget.plausible import ReferenceFilter
+
+        self.filter = ReferenceFilter(cfg)
+        self.last: tuple[float, ReferenceFrame] | None = None
+        self.last_event = ""
+
+    def __call__(self, f: ReferenceFrame, now: float) -> ReferenceFrame:
+        from hgpt_retarget.live import LiveFrame
+
+        if self.last is not None and now == self.last[0]:
+            self.last_event = ""
+            return self.last[1]
+        prev = self.filter.prev
+        out = self.filter.step(LiveFrame(now, f.root_pos, f.root_quat, f.joint_pos, True))
+        self.last_event = self.filter.last_event
+        c, s = np.cos(self.filter.offset_yaw), np.sin(self.filter.offset_yaw)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        jv = f.joint_vel
+        if (self.filter.blend_from is not None or self.last_event) and prev is not None and now > prev.stamp:
+            jv = (out.joint_pos - prev.joint_pos) / (now - prev.stamp)
+        res = replace(
+            f,
+            root_pos=out.root_pos,
+            root_quat=out.root_quat,
+            joint_pos=out.joint_pos,
+            root_lin_vel=rot @ f.root_lin_vel,
+            root_ang_vel=rot @ f.root_ang_vel,
+            joint_vel=jv,
+        )
+        self.last = (now, res)
+        return res

@@ -12,7 +12,7 @@ from hgpt_core.stamps import stamp_to_sec
 from hgpt_msgs.msg import MotionReference
 from hgpt_msgs.srv import LoadMotion
 from hgpt_policy.node_main import run_node
-from hgpt_retarget.player import ReferencePlayer
+from hgpt_retarget.player import PlausibleFrames, ReferencePlayer
 from hgpt_retarget.player_msgs import reference_frame_to_msg
 
 
@@ -36,6 +36,9 @@ class ReferencePlayerNode(Node):
         self.create_service(LoadMotion, "/hgpt/load_motion", self.on_load)
         self.player: ReferencePlayer | None = None
         self.clip_id = ""
+        # looped or swapped clips: restarts re-anchored and blended (hgpt_retarget.plausible); a single
+        # non-looping clip plays unaltered (eval compares it with hgpt eval)
+        self.plausible: PlausibleFrames | None = None
         if self.motion:
             self.load(self.motion, self.loop, self.speed)  # a bad start-up clip is an error: raise
         if self.sync == "timer":
@@ -48,6 +51,8 @@ class ReferencePlayerNode(Node):
 
     def load(self, path: str, loop: bool, speed: float) -> ReferencePlayer:
         player = ReferencePlayer.from_file(path, fps=self.fps or None, loop=loop, speed=speed)
+        if self.plausible is None and (loop or self.player is not None):
+            self.plausible = PlausibleFrames()  # a loop restarts; a swap jumps from the clip playing now
         self.player, self.clip_id = player, player.ref.name
         self.get_logger().info(
             f"playing '{self.clip_id}' ({player.duration:.1f} s, loop={loop}, speed={speed})"
@@ -77,6 +82,10 @@ class ReferencePlayerNode(Node):
             return
         self.player.play(now)  # starts on the first tick after a load
         frame = self.player.frame(now)
+        if self.plausible is not None:
+            frame = self.plausible(frame, now)
+            if self.plausible.last_event:
+                self.get_logger().info(f"reference: {self.plausible.last_event}", throttle_duration_sec=1.0)
         self.pub.publish(reference_frame_to_msg(frame, stamp, self.clip_id))
 
 
