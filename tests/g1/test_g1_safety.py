@@ -398,3 +398,23 @@ def test_every_transition_is_recorded_with_a_reason():
         ("track", "estop"),
     ]
     assert all(g[2] for g in got) and got[-1][2] == "test"
+
+
+def test_armed_without_an_announced_policy_the_status_says_what_to_check(monkeypatch):
+    """A policy_node in another ROS_DOMAIN_ID is never heard: the armed bridge's status names the settings."""
+
+    class Unheard(Rig):
+        def announce(self, meta, session="") -> str:  # the announcement never arrives
+            return ""
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", "42")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rig = Unheard(ramp_s=0.2)
+    rig.run(0.02)
+    assert not any("no policy announced" in w for w in rig.m.status(rig.t).warnings)  # damped: not yet
+    ok, msg = rig.arm()
+    assert ok, msg
+    rig.run(0.3)
+    hint = [w for w in rig.m.status(rig.t).warnings if "no policy announced" in w]
+    assert len(hint) == 1 and "ROS_DOMAIN_ID (here 42)" in hint[0] and "(here LOCALHOST" in hint[0]
+    assert not any("no policy announced" in w for w in armed().m.status(0.5).warnings)  # announced: none
