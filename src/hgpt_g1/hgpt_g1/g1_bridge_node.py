@@ -9,6 +9,7 @@ send goes to /hgpt/g1/command (JointCommand, G1 order) instead. See docs/g1.md.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import rclpy
@@ -109,6 +110,8 @@ class G1BridgeNode(Node):
                 self.joint_pub.publish(joint_state_msg(sample, self.cfg.joint_names, stamp))
             if self.cfg.trigger == "state":
                 self.control(now)
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            return
         except Exception as exc:  # noqa: BLE001 - no exception may escape on the robot path
             self.internal_error("on_lowstate", exc)
 
@@ -121,6 +124,8 @@ class G1BridgeNode(Node):
                     f"ignoring JointCommand of '{msg.policy_id}': {self.machine.gate.last_ignored}",
                     throttle_duration_sec=2.0,
                 )
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            return
         except Exception as exc:  # noqa: BLE001
             self.internal_error("on_command", exc)
 
@@ -140,14 +145,19 @@ class G1BridgeNode(Node):
                     f"following policy '{a.policy_id}' session {a.session_id} (metadata identical)"
                 )
             self.announce_problem = why
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            return
         except Exception as exc:  # noqa: BLE001
             self.internal_error("on_policy", exc)
 
     def on_timer(self) -> None:
-        now = time.monotonic()
-        # With trigger=state the LowState callback writes the commands; the timer covers a silent robot.
-        if self.cfg.trigger == "timer" or now - self.last_tick > 1.5 * self.period:
-            self.control(now)
+        try:
+            now = time.monotonic()
+            # With trigger=state the LowState callback writes the commands; the timer covers a silent robot.
+            if self.cfg.trigger == "timer" or now - self.last_tick > 1.5 * self.period:
+                self.control(now)
+        except KeyboardInterrupt:  # SIGINT between the lines of this callback
+            return
 
     def control(self, now: float) -> None:
         """One LowCmd: safety tick, CRC, publish (or the dry-run JointCommand), transitions."""
@@ -163,6 +173,8 @@ class G1BridgeNode(Node):
                     stamp = self.get_clock().now().to_msg()
                     self.dry_pub.publish(command_msg(cmd, self.g1_of_motor, stamp, self.machine.policy_id))
             self.report_transitions()
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            return
         except Exception as exc:  # noqa: BLE001
             self.internal_error("control", exc)
 
@@ -171,6 +183,8 @@ class G1BridgeNode(Node):
             res.success, res.message = self.machine.arm(time.monotonic(), source="service /hgpt/g1/arm")
             self.get_logger().info(f"arm: {res.message}")
             self.report_transitions()
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            pass
         except Exception as exc:  # noqa: BLE001
             self.internal_error("on_arm", exc)
             res.success, res.message = False, f"internal error: {exc}"
@@ -180,15 +194,18 @@ class G1BridgeNode(Node):
         res.success, res.message = self.machine.estop("service /hgpt/g1/estop", time.monotonic())
         try:
             self.report_transitions()
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            pass
         except Exception as exc:  # noqa: BLE001
             self.internal_error("on_estop", exc)
         return res
 
     def internal_error(self, where: str, exc: Exception) -> None:
-        if not rclpy.ok():
+        if not (rclpy.ok() and self.context.ok()):
             return  # shutting down: publishers are gone
-        self.get_logger().error(f"{where}: {type(exc).__name__}: {exc}")
         self.machine.estop(f"internal error in {where}: {exc}", time.monotonic())
+        with contextlib.suppress(Exception):  # SIGINT raced this callback: /rosout is gone, we are stopping
+            self.get_logger().error(f"{where}: {type(exc).__name__}: {exc}")
 
     def report_transitions(self) -> None:
         if not self.machine.transitions:
@@ -210,6 +227,8 @@ class G1BridgeNode(Node):
             msg = status_msg(st, self.get_clock().now().to_msg(), self.overruns)
             msg.session_id = self.machine.gate.session
             self.status_pub.publish(msg)
+        except KeyboardInterrupt:  # SIGINT: rclpy is shutting down, the spin loop ends (no FATAL log)
+            return
         except Exception as exc:  # noqa: BLE001 - reporting must not take the control loop down
             if rclpy.ok():
                 self.get_logger().error(f"status: {type(exc).__name__}: {exc}")
