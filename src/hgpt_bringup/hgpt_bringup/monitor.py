@@ -390,6 +390,9 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = make_monitor_node()
+        from hgpt_policy.diagnostics import attach_diagnostics
+
+        attach_diagnostics(node)  # /diagnostics: scored steps, MPJPE so far, falls
         while rclpy.ok() and not node.done:
             rclpy.spin_once(node, timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):

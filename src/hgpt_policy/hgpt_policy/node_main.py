@@ -10,11 +10,15 @@ from rclpy.node import Node
 
 
 def run_node(factory: Callable[[], Node], spin: Callable[[Node], None] = rclpy.spin, args=None) -> None:
-    """Create the node, spin it until shutdown, destroy it. ``with rclpy.init()`` needs Kilted: not used."""
+    """Create the node, give it ``/diagnostics`` (:mod:`hgpt_policy.diagnostics`), spin it until shutdown,
+    destroy it. ``with rclpy.init()`` needs Kilted: not used."""
+    from hgpt_policy.diagnostics import attach_diagnostics
+
     rclpy.init(args=args)
     node = None
     try:
         node = factory()
+        attach_diagnostics(node)
         spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
