@@ -35,6 +35,16 @@ need make "install make (apt-get install build-essential)"
 need cc "install a C compiler (apt-get install build-essential)"
 need c++ "install a C++ compiler (apt-get install build-essential)"
 
+# The viewer's headless-browser test (tests/bringup/test_viewer_browser.py) uses Debian's chromium and
+# chromium-driver (selenium drives them; nothing is downloaded at run time). Installed when we are root on
+# Debian/Ubuntu and they are missing; elsewhere that test skips and says what to install.
+if ! command -v chromedriver >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 \
+  && [[ "${HGPT_SETUP_BROWSER:-1}" == 1 ]]; then
+  log "installing chromium + chromium-driver (viewer browser test; HGPT_SETUP_BROWSER=0 skips)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+    >/dev/null 2>&1 || log "chromium not installed: the viewer's browser test will skip"
+fi
+
 # --- 2. virtual environment -----------------------------------------------------------------------------
 if [[ ! -x "$VPY" ]]; then
   log "creating .venv with $PYTHON"

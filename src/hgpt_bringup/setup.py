@@ -12,7 +12,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
-        ("share/" + package_name + "/config", glob("config/*.yaml")),
+        ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -26,6 +26,7 @@ setup(
             "hgpt = hgpt_bringup.cli:main",
             "bag_recorder = hgpt_bringup.bag_ros:main",
             "tracking_monitor = hgpt_bringup.monitor:main",
+            "viewer = hgpt_bringup.viewer_node:main",
         ]
     },
 )

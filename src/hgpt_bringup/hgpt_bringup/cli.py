@@ -13,6 +13,11 @@ COMMANDS = {
     "eval": ("hgpt_sim.evaluate", "policies side by side on clips in MuJoCo (SR, metrics, plots, video)"),
     "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
     "bag": ("hgpt_bringup.bag", "record / play rosbag2 bags, cut them into motion clips, info"),
+    "viewer": ("hgpt_bringup.viewer_node", "live 3D web viewer of robot + reference (or a bag: --bag)"),
+    "description": (
+        "hgpt_bringup.robot_description",
+        "the G1 URDF (from the MJCF) for robot_state_publisher",
+    ),
     "train": ("hgpt_training.train_cli", "train policies: distill (DAgger into Humanoid-GPT)"),
 }
 

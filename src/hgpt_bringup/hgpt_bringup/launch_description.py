@@ -3,7 +3,8 @@
 Thin on purpose: the node list and parameters come from :func:`hgpt_bringup.scenarios.scenario_nodes`,
 which the tests check for every argument combination. Booleans are case-insensitive (true/false/1/0, else
 refused). Every graph node is required: one that exits ends the launch. record:=true adds `ros2 bag record`
-of the graph's topics when rosbag2 is installed, else the project's bag_recorder node; rviz:=true starts RViz.
+of the graph's topics when rosbag2 is installed, else the project's bag_recorder node; rviz:=true starts RViz;
+viewer:=true the live web viewer (docs/viewer.md, viewer_port:=8080).
 """
 
 import shutil
@@ -33,6 +34,8 @@ ARGS = {
     "lockstep": "false",
     "record": "false",
     "rviz": "false",
+    "viewer": "false",
+    "viewer_port": "8080",
 }
 
 
@@ -64,9 +67,41 @@ def _nodes(context, scenario: str):
     if native_record:
         cmd = ["ros2", "bag", "record", "-s", "mcap", *RECORD_TOPICS]  # the format hgpt bag reads and writes
         actions.append(ExecuteProcess(cmd=cmd, output="screen"))
+    if parse_bool(arg["viewer"], "viewer"):  # the live web viewer (docs/viewer.md), not a required node
+        actions.append(
+            Node(
+                package="hgpt_bringup",
+                executable="viewer",
+                name="viewer",
+                parameters=[{"port": int(arg["viewer_port"])}],
+                output="screen",
+            )
+        )
     if parse_bool(arg["rviz"], "rviz"):
-        actions.append(Node(package="rviz2", executable="rviz2", output="screen"))
+        actions += rviz_actions()
     return actions
+
+
+def rviz_actions() -> list:
+    """robot_state_publisher with the G1 URDF (hgpt_bringup.robot_description, from the shipped MJCF) and
+    RViz with config/g1.rviz; the reference markers come from the viewer node (viewer:=true)."""
+    from hgpt_bringup.robot_description import g1_urdf
+    from hgpt_bringup.scenarios import config_dir
+
+    return [
+        Node(
+            package="robot_state_publisher",
+            executable="robot_state_publisher",
+            parameters=[{"robot_description": g1_urdf()}],
+            output="screen",
+        ),
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            arguments=["-d", str(config_dir() / "g1.rviz")],
+            output="screen",
+        ),
+    ]
 
 
 def make_launch_description(scenario: str) -> LaunchDescription:

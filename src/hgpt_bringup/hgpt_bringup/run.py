@@ -62,6 +62,11 @@ class RunArgs:
     """Stop once the robot state reaches this time [s] (simulation time with robot sim; 0 = no limit)."""
     summary: str = ""
     """Write the tracking monitor's summary (JSON) here when the run stops."""
+    viewer: bool = False
+    """Open the live 3D web viewer (robot + reference ghost, docs/viewer.md) in its own process, at a lower
+    CPU priority: http://localhost:<viewer-port>."""
+    viewer_port: int = 8080
+    """Port of --viewer (local only)."""
     executor: Literal["events", "single", "multi"] = "events"
     """events (rclpy's EventsExecutor, C++ event queue; fastest) | single (SingleThreadedExecutor) | multi
     (MultiThreadedExecutor, 4 threads: measured 0.5x real time on 2 cores, the GIL and thread hand-offs)."""
@@ -113,6 +118,26 @@ def csv_rate(motion: str, fps: float) -> float:
     return csv_fps(motion)
 
 
+def start_viewer(port: int):
+    """The viewer node in its own process (hgpt_bringup.viewer_node): no GIL shared with the control loop."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "hgpt_bringup.viewer_node", "--port", str(port)]
+    print(f"viewer: http://localhost:{port} (starting)", flush=True)
+    return subprocess.Popen(cmd)
+
+
+def stop_viewer(proc) -> None:
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run(args: RunArgs) -> int:
     try:
         fps = csv_rate(args.motion, args.fps) if args.source == "file" else args.fps
@@ -125,6 +150,7 @@ def run(args: RunArgs) -> int:
     except (HgptError, ValueError, FileNotFoundError) as exc:
         print(f"hgpt run: {exc}", file=sys.stderr)
         return 2
+    viewer = start_viewer(args.viewer_port) if args.viewer else None
     rclpy.init()
     nodes, executor = [], make_executor(args.executor)
     monitor = None
@@ -164,6 +190,8 @@ def run(args: RunArgs) -> int:
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
+        if viewer is not None:
+            stop_viewer(viewer)
     return 0
 
 
