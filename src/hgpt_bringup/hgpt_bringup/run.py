@@ -124,7 +124,17 @@ def start_viewer(port: int):
 
     cmd = [sys.executable, "-m", "hgpt_bringup.viewer_node", "--port", str(port)]
     print(f"viewer: http://localhost:{port} (starting)", flush=True)
-    return subprocess.Popen(cmd)
+    return subprocess.Popen(cmd, preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """Linux: the viewer gets SIGTERM when this process dies (a SIGKILL/SIGTERM of hgpt run leaves none)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def stop_viewer(proc) -> None:
