@@ -31,7 +31,9 @@ def tiny_cfg(run_dir: Path, corpus: Path, **kw) -> DistillConfig:
         run_dir=run_dir,
         corpus=corpus,
         rounds=2,
-        collect=CollectConfig(num_envs=8, steps=60, episode_steps=60, dr=False, progress=False),
+        collect=CollectConfig(
+            num_envs=8, steps=60, steps_first=None, episode_steps=60, dr=False, progress=False
+        ),
         iters_first=4,
         iters_per_round=4,
         batch_size=4,
@@ -75,7 +77,7 @@ def test_labels_come_from_each_envs_teacher(motions: CorpusMotions) -> None:
     )
     mix = TeacherMix([Twist2Adapter(), hold_twist2_default()], np.array([0, 1]))
     meta = student_metadata(DistillConfig(), gpt_config("S", "sliding_kv", n_layer=2))
-    cfg = CollectConfig(num_envs=8, steps=40, episode_steps=40, dr=False, progress=False)
+    cfg = CollectConfig(num_envs=8, steps=40, steps_first=None, episode_steps=40, dr=False, progress=False)
     res = collect_round(m, meta, None, mix, 1.0, cfg, seed=3)
     assert set(res.episodes[:, 2]) == {0, 1}, "the seed should draw clips of both clusters"
     for off, n, cluster, teacher in res.episodes:

@@ -27,7 +27,9 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
         corpus=small_corpus,
         rounds=1_000,
         n_layer=2,
-        collect=CollectConfig(num_envs=8, steps=40, episode_steps=40, dr=False, progress=False),
+        collect=CollectConfig(
+            num_envs=8, steps=40, steps_first=None, episode_steps=40, dr=False, progress=False
+        ),
         iters_first=2,
         iters_per_round=2,
         batch_size=4,

@@ -85,10 +85,15 @@ def corpus_motions(
     frame_cluster = [np.zeros(n, dtype=np.int64) for n in lengths]
     entry_w = lengths.astype(np.float64)
     num_clusters = 1
+    ranges = None
     if (hme / "clusters.json").is_file():
         from hgpt_training.hme_report import cluster_sampling
 
-        ranges, w, clusters = cluster_sampling(hme, reader)
+        try:
+            ranges, w, clusters = cluster_sampling(hme, reader)
+        except ValueError:  # HME embeds the train split: other splits have no clusters (one, by length)
+            ranges = None
+    if ranges is not None:
         num_clusters = int(json.loads((hme / "clusters.json").read_text())["clusters"])
         entry_w = np.zeros(len(lengths))
         for fc in frame_cluster:
