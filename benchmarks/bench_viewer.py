@@ -1,7 +1,8 @@
 """Benchmark: the web viewer never slows the control loop. Policy step timing with and without it, one run.
 
-The teleop graph in real time (sim_bridge_node, policy_node with TWIST2, reference_player on the bundled
-walk), composed in this process as ``hgpt run`` does, EventsExecutor. Measured per control step:
+The replay graph in real time (sim_bridge_node, policy_node with TWIST2 tracking from the start,
+reference_player looping the bundled walk), composed in this process as ``hgpt run`` does, EventsExecutor.
+Measured per control step:
   * step  - the policy step's wall time [ms] (PolicyController.tick: safety, observation, inference);
   * latency - robot state arrival -> command published [ms] (TrackingStatus.latency_ms);
   * overruns - sim ticks that came more than a period late.
@@ -64,13 +65,15 @@ class Graph:
 
         rclpy.init()
         self.ex = EventsExecutor()
-        self.nodes = [instantiate(s) for s in scenario_nodes("teleop", policy="twist2")]
+        self.nodes = [instantiate(s) for s in scenario_nodes("replay", policy="twist2")]
         for n in self.nodes:
             self.ex.add_node(n)
         self.policy = next(n for n in self.nodes if n.get_name() == "policy_node")
         self.sim = next(n for n in self.nodes if n.get_name() == "sim_bridge_node")
         self.steps: list[float] = []
         self.latency: list[float] = []
+        self.modes: list[int] = []
+        self.track: list[float] = []  # share of TRACK steps per spin
         ctrl = self.policy.ctrl
         tick = ctrl.tick  # the control step: safety controller + observation + policy inference
 
@@ -85,6 +88,7 @@ class Graph:
 
         def status(msg) -> None:
             self.latency.append(msg.latency_ms)
+            self.modes.append(msg.mode)
             publish(msg)
 
         self.policy.status_pub.publish = status
@@ -93,10 +97,12 @@ class Graph:
         """Spin ``seconds`` [s wall]; the policy steps [ms], latencies [ms] and sim overruns in that time."""
         self.steps.clear()
         self.latency.clear()
+        self.modes.clear()
         over0 = self.sim.overruns
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.ex.spin_once(timeout_sec=0.1)
+        self.track.append(float(np.mean(np.array(self.modes) == 2)) if self.modes else 0.0)
         return list(self.steps), list(self.latency), self.sim.overruns - over0
 
 
@@ -139,33 +145,35 @@ def main() -> None:
     configs = ["off", "viewer"] + (["viewer+browser"] if find_browser() else [])
     g = Graph()
     g.spin(args.warmup)  # policy load, stand ramp, tracking
-    rows: dict[str, dict[str, list]] = {c: {"step": [], "lat": [], "over": []} for c in configs}
+    rows: dict[str, dict[str, list]] = {c: {"step": [], "lat": [], "over": [], "track": []} for c in configs}
     for _ in range(args.rounds):
         for c in configs:
             procs, drv = ([], None) if c == "off" else start_viewer(_free_port(), c == "viewer+browser")
             if c != "off":
                 g.spin(3.0)  # the page / client connected and drawing
             s, lat, over = g.spin(args.seconds)
+            rows[c]["track"].append(g.track[-1])
             stop(procs, drv)
             rows[c]["step"] += s
             rows[c]["lat"] += lat
             rows[c]["over"].append(over)
     base = np.median(rows["off"]["step"])
     print(
-        f"\npolicy step with and without the viewer (TWIST2, teleop, real time, "
+        f"\npolicy step with and without the viewer (TWIST2, replay graph, real time, "
         f"{args.rounds} x {args.seconds} s)"
     )
     print(
         "| viewer | steps | step median [ms] | step p99 [ms] | ratio (median) | latency median [ms] | "
-        "latency p99 [ms] | sim overruns |"
+        "latency p99 [ms] | sim overruns | TRACK |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in configs:
         s, lat = np.array(rows[c]["step"]), np.array(rows[c]["lat"])
         print(
             f"| {c} | {len(s)} | {np.median(s):.3f} | {np.percentile(s, 99):.3f} | "
             f"{np.median(s) / base:.2f} | "
-            f"{np.median(lat):.3f} | {np.percentile(lat, 99):.3f} | {sum(rows[c]['over'])} |"
+            f"{np.median(lat):.3f} | {np.percentile(lat, 99):.3f} | {sum(rows[c]['over'])} | "
+            f"{100 * np.mean(rows[c]['track']):.0f} % |"
         )
     for n in g.nodes:
         g.ex.remove_node(n)

@@ -74,9 +74,13 @@ class RunArgs:
 
 def instantiate(spec: NodeSpec):
     """Create the node object of a spec with its parameters as overrides."""
+    from hgpt_policy.diagnostics import attach_diagnostics
+
     cls = getattr(importlib.import_module(spec.module), spec.cls)
     overrides = [Parameter(k, value=v) for k, v in spec.parameters.items()]
-    return cls(parameter_overrides=overrides)
+    node = cls(parameter_overrides=overrides)
+    attach_diagnostics(node)  # /diagnostics, as the node's own process would (run_node)
+    return node
 
 
 def report(summary: MonitorSummary, path: str) -> None:
@@ -173,6 +177,9 @@ def run(args: RunArgs) -> int:
                 return 2
             executor.add_node(nodes[-1])
         monitor = make_monitor_node(end_s)
+        from hgpt_policy.diagnostics import attach_diagnostics
+
+        attach_diagnostics(monitor)
         nodes.append(monitor)
         executor.add_node(monitor)
         print(f"hgpt run {args.scenario}: {', '.join(s.name for s in specs)}", flush=True)
