@@ -172,6 +172,16 @@ def make_viewer_node(**kwargs):
             # RViz / Foxglove: the reference as mesh markers in frame "world" (visualization_msgs)
             self.markers = ReferenceMarkers(self, self.scene.meshes)
             marker_hz = float(self.declare_parameter("marker_rate_hz", 10.0).value)
+            # world -> pelvis on /tf from the sim's root truth, where tf2_msgs is installed (a ROS install;
+            # not among the PyPI wheels): RViz's fixed frame "world" then holds robot and reference
+            self.tf_pub = None
+            try:
+                from tf2_msgs.msg import TFMessage
+
+                self.TFMessage = TFMessage
+                self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
+            except ImportError:
+                pass
             self.create_timer(
                 1.0 / marker_hz, self.publish_markers, clock=Clock(clock_type=ClockType.STEADY_TIME)
             )
@@ -226,8 +236,24 @@ def make_viewer_node(**kwargs):
                 self.last_md = now
 
         def publish_markers(self) -> None:
-            if self.ghost is not None and self.ref_msg is not None and self.context.ok():
+            if not self.context.ok():
+                return
+            if self.ghost is not None and self.ref_msg is not None:
                 self.markers.publish(self.ghost, self.ref_msg.header.stamp)
+            st = self.state_msg
+            if self.tf_pub is not None and st is not None and st.has_root_truth:
+                from geometry_msgs.msg import TransformStamped
+
+                t = TransformStamped()
+                t.header.stamp, t.header.frame_id, t.child_frame_id = st.header.stamp, "world", "pelvis"
+                p = st.root_pose.position
+                t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
+                    p.x,
+                    p.y,
+                    p.z,
+                )
+                t.transform.rotation = st.root_pose.orientation
+                self.tf_pub.publish(self.TFMessage(transforms=[t]))
 
         def destroy_node(self) -> None:
             self.server.stop()
