@@ -5,6 +5,7 @@ can replace the scanner that recovers damaged bags. Same bag as bench_bag (3910 
 cases: intact, cut at 90 % of its size (copy interrupted), and cut at 50 %. For each: messages recovered
 and the time per scan (median and p99 over ``--repeats``), the library's row next to ours in the same run.
 
+  pip install mcap==1.6.0   # the library under review (not a project dependency)
   python benchmarks/bench_bag_scan.py [--repeats 15]
 """
 
@@ -22,6 +23,13 @@ import tyro
 from bench_bag import real_messages, write_ours
 
 from hgpt_bringup.bag import scan_mcap
+
+try:
+    import mcap  # noqa: F401 - the library under review, not a project dependency
+
+    HAVE_MCAP = True
+except ImportError:
+    HAVE_MCAP = False
 
 
 def scan_library(path: Path) -> tuple[int, str]:
@@ -46,6 +54,8 @@ class Args:
 
 
 def main(args: Args) -> None:
+    if not HAVE_MCAP:
+        print("mcap is not installed (pip install mcap==1.6.0): only our scanner's rows")
     msgs = real_messages()
     with tempfile.TemporaryDirectory() as tmp:
         bag = Path(tmp) / "bag"
@@ -66,10 +76,10 @@ def main(args: Args) -> None:
         print("|---|---|---:|---:|---:|---:|---|")
         for name, path in cases.items():
             rows = {}
-            for label, fn in (
-                ("hgpt scan_mcap", lambda p=path: (len(scan_mcap(p).messages), "")),
-                ("mcap StreamReader", lambda p=path: scan_library(p)),
-            ):
+            readers = [("hgpt scan_mcap", lambda p=path: (len(scan_mcap(p).messages), ""))]
+            if HAVE_MCAP:
+                readers.append(("mcap StreamReader", lambda p=path: scan_library(p)))
+            for label, fn in readers:
                 times, res = [], None
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
