@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from hgpt_core.subcommands import dispatch
 
 COMMANDS = {
     "demo": ("hgpt_bringup.demo", "the main job: human mocap -> retarget -> policy -> MuJoCo, with a report"),
@@ -18,18 +18,12 @@ COMMANDS = {
         "hgpt_bringup.robot_description",
         "the G1 URDF (from the MJCF) for robot_state_publisher",
     ),
-    "train": ("hgpt_training.train_cli", "train policies: distill (DAgger into Humanoid-GPT)"),
+    "train": ("hgpt_training.train_cli", "train policies: expert (PPO), distill (DAgger), release, table"),
 }
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        lines = "\n".join(f"  hgpt {k:<8} {v[1]}" for k, v in COMMANDS.items())
-        print(f"usage: hgpt COMMAND [ARGS]\n{lines}", file=sys.stderr)
-        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
-    module = __import__(COMMANDS[sys.argv[1]][0], fromlist=["main"])
-    sys.argv = [f"hgpt {sys.argv[1]}", *sys.argv[2:]]
-    module.main()
+    dispatch(COMMANDS, "hgpt")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import sys
+from hgpt_core.subcommands import dispatch
 
 STAGES = {
     "distill": ("hgpt_training.distill", "parallel DAgger from teachers into a Humanoid-GPT (or MLP/TCN)"),
@@ -15,17 +15,15 @@ STAGES = {
         "hgpt_training.release",
         "export + int8 + test-split table + training card of a distilled student",
     ),
+    "table": (
+        "hgpt_training.paper_table",
+        "the paper's MLP/TCN/GPT-S rows to a token budget, side by side on the test split, scaling plot",
+    ),
 }
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in STAGES:
-        lines = "\n".join(f"  hgpt train {k:<8} {v[1]}" for k, v in STAGES.items())
-        print(f"usage: hgpt train STAGE [ARGS]\n{lines}", file=sys.stderr)
-        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
-    module = __import__(STAGES[sys.argv[1]][0], fromlist=["main"])
-    sys.argv = [f"hgpt train {sys.argv[1]}", *sys.argv[2:]]
-    module.main()
+    dispatch(STAGES, "hgpt train")
 
 
 if __name__ == "__main__":
