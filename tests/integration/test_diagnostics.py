@@ -38,7 +38,8 @@ def _collect(rclpy, want: set[str], timeout: float, procs) -> dict[str, dict]:
 
     def done() -> bool:
         nodes = {name.split(":")[0] for name in seen if not name.endswith(": outputs")}
-        return want <= nodes and _policy_tracking(seen)
+        monitor_fed = int(seen.get("tracking_monitor: tracking", {}).get("states", "0")) > 0
+        return want <= nodes and _policy_tracking(seen) and monitor_fed
 
     end = time.monotonic() + timeout
     while time.monotonic() < end and not done():
@@ -64,7 +65,10 @@ def test_every_node_publishes_diagnostics(spawn_python, rclpy_init):
     bvh = next(iter(sorted(human.glob("*.bvh"))), None)
     sim = ["-p", "use_sim_time:=true"]
     procs = [
-        spawn_python("-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep"),
+        # on the gantry: the zero policy would tip over (and latch a fall fault) before the probe reads TRACK
+        spawn_python(
+            "-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep", "-p", "sim.gantry:=true"
+        ),
         spawn_python(
             "-m", "hgpt_policy.policy_node", "--ros-args", "-p", "policy:=zero", "-p", "trigger:=state",
             "-p", "start_mode:=track", "-p", "reference_wait_s:=1.0", "-p", "safety.stand_ramp_s:=0.1", *sim,

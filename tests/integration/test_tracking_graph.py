@@ -64,11 +64,13 @@ def test_policy_node_tracks_reference_from_player(spawn_python, rclpy_init, poli
         spawn_python(
             "-m", "hgpt_retarget.reference_player_node", "--ros-args",
             "-p", f"motion:={data / 'motions/g1/gmt/squat.pkl'}", "-p", "loop:=true",
+            "-p", "use_sim_time:=true",
         ),
         spawn_python(
             "-m", "hgpt_policy.policy_node", "--ros-args",
             "-p", f"policy:={policy_spec[0]}", "-p", "start_mode:=track", "-p", "safety.stand_ramp_s:=0.5",
             "-p", "safety.state_timeout_s:=0.5",  # tolerate a loaded CI machine
+            "-p", "use_sim_time:=true",  # states are stamped on the sim's /clock (as `hgpt run --robot sim`)
         ),
     ]  # fmt: skip
     try:
