@@ -168,7 +168,6 @@ class Trainer:
         self.model = build_policy(self.arch).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.round, self.phase, self.iter, self.trained_tokens = 0, "collect", 0, 0
-        self.history: list[dict] = []
         self._load()
         self.ddp = None
         if self.world > 1:
@@ -199,7 +198,7 @@ class Trainer:
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
         self.round, self.phase, self.iter = s["round"], s["phase"], s["iter"]
-        self.trained_tokens, self.history = s["trained_tokens"], s["history"]
+        self.trained_tokens = s["trained_tokens"]
         torch.set_rng_state(s["torch_rng"])
 
     def save(self) -> None:
@@ -214,7 +213,6 @@ class Trainer:
             "phase": self.phase,
             "iter": self.iter,
             "trained_tokens": self.trained_tokens,
-            "history": self.history,
             "torch_rng": torch.get_rng_state(),
         }
         buf = io.BytesIO()
@@ -244,21 +242,22 @@ class Trainer:
 
         r, cfg = self.round, self.cfg
         beta = cfg.beta(r)
-        student = None
-        if beta < 1.0:
-            cpu = build_policy(self.arch)
-            cpu.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
-            student = Policy.from_model(cpu.eval(), self.metadata())
+        meta = self.metadata()
+        student = Policy.from_model(self._cpu_model(), meta) if beta < 1.0 else None
         t0 = time.perf_counter()
         with torch.no_grad():
             steps = cfg.collect.steps_first if r == 0 and cfg.collect.steps_first else cfg.collect.steps
-            res = collect_round(
-                motions, self.metadata(), student, mix, beta, cfg.collect, cfg.seed * 1000 + r, steps
-            )
+            res = collect_round(motions, meta, student, mix, beta, cfg.collect, cfg.seed * 1000 + r, steps)
         res.info["wall_s"] = time.perf_counter() - t0
         res.info["steps_per_s"] = cfg.collect.num_envs * steps / res.info["wall_s"]
         self.store.write_round(r, res.tokens, res.labels, res.episodes, res.info)
         self._log({f"collect/{k}": v for k, v in res.info.items() if isinstance(v, (int, float))})
+
+    def _cpu_model(self):
+        """A CPU copy of the student in eval mode (rollouts and checkpoints; training may be on CUDA)."""
+        cpu = build_policy(self.arch)
+        cpu.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
+        return cpu.eval()
 
     def _fit_normalizer(self) -> None:
         norm = self.model.normalizer
@@ -312,7 +311,6 @@ class Trainer:
 
     def _log(self, row: dict) -> None:
         row = {"round": self.round, "trained_tokens": self.trained_tokens, "time": time.time(), **row}
-        self.history.append(row)
         if self.rank == 0:
             if self.tb is not None:
                 for k, v in row.items():
@@ -358,9 +356,7 @@ class Trainer:
 
         path = self.run_dir / "student.pt"
         if self.rank == 0:
-            cpu = build_policy(self.arch)
-            cpu.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
-            save_checkpoint(path, cpu.eval(), self.metadata())
+            save_checkpoint(path, self._cpu_model(), self.metadata())
             write_curve(self.run_dir)
         return path
 

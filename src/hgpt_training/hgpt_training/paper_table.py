@@ -107,8 +107,6 @@ def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
 
 def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png."""
-    from hgpt_policy.config import PolicyConfig
-    from hgpt_policy.model import build_policy, num_params
     from hgpt_sim.evaluate import evaluate_policies, make_adapter
 
     adapters, info = [], {}
@@ -120,7 +118,7 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
         adapters.append(a)
         meta = a.meta
         info[row.name] = {
-            "params": num_params(build_policy(PolicyConfig.from_dict(meta.arch))),
+            "params": meta.training.get("params"),
             "collected_tokens": meta.training.get("collected_tokens"),
             "trained_tokens": meta.training.get("trained_tokens"),
             "rounds": meta.training.get("rounds"),
