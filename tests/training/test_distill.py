@@ -292,3 +292,27 @@ def test_release_exports_quantises_evaluates_and_bundles(
     bundled = sorted(p.name for p in (tmp_path / "bundle").iterdir())
     assert "CARD.md" in bundled and "card.json" in bundled
     assert len([b for b in bundled if b.endswith(".onnx")]) == 1
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    """A missing corpus or run folder: one line naming it, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    cases = [
+        (
+            ["distill", "--run-dir", str(tmp_path / "run"), "--corpus", str(tmp_path / "none")],
+            "no manifest.json",
+        ),
+        (["release", "--run-dir", str(tmp_path / "missing")], "student.pt"),
+    ]
+    for args, needle in cases:
+        r = subprocess.run(
+            [sys.executable, "-m", "hgpt_bringup.cli", "train", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 2, r.stderr
+        assert needle in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
