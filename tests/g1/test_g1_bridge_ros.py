@@ -20,9 +20,10 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 L2B = (1 << Button.L2) | (1 << Button.B)
 PARAMS = Path(__file__).resolve().parents[2] / "src" / "hgpt_g1" / "config" / "g1_bridge.yaml"
-# Generous watchdogs: this checks behaviour on a shared 2-core machine, not real-time performance
-# (benchmarks/bench_g1.py measures that).
-LOADED_MACHINE = ["-p", "safety.lowstate_timeout_s:=0.5", "-p", "safety.max_state_lag_s:=0.5"]
+# Generous watchdogs: these tests check handshakes and commands on a shared 2-core machine, where a process
+# starting up can starve the 500 Hz sim for 0.5 s; the watchdogs have their own tests (test_g1_safety.py) and
+# benchmarks/bench_g1.py measures real-time performance.
+LOADED_MACHINE = ["-p", "safety.lowstate_timeout_s:=1.5", "-p", "safety.max_state_lag_s:=1.5"]
 
 
 class Probe:
