@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from hgpt_bringup.bag import BagReader, BagWriter, bag_to_clips
+from hgpt_bringup.bag_clips import bag_to_clips
+from hgpt_bringup.bag_reader import BagReader
+from hgpt_bringup.bag_writer import BagWriter
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def write_ours(path: Path, msgs) -> None:
 def write_rosbags(path: Path, msgs) -> None:
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from hgpt_bringup.bag import typestore
+    from hgpt_bringup.bag_format import typestore
 
     store = typestore()
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:

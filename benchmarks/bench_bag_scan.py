@@ -1,4 +1,5 @@
-"""Hand-written MCAP record scanner (hgpt_bringup.bag.scan_mcap) vs the ``mcap`` package's StreamReader.
+"""Hand-written MCAP record scanner (hgpt_bringup.bag_recover.scan_mcap) vs the ``mcap`` package's
+StreamReader.
 
 Issue 17 asks whether the ``mcap`` library (1.6.0, which reads records in a stream without the summary)
 can replace the scanner that recovers damaged bags. Same bag as bench_bag (3910 real messages), three
@@ -22,7 +23,7 @@ import numpy as np
 import tyro
 from bench_bag import real_messages, write_ours
 
-from hgpt_bringup.bag import scan_mcap
+from hgpt_bringup.bag_recover import scan_mcap
 
 try:
     import mcap  # noqa: F401 - the library under review, not a project dependency

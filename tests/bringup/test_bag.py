@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 import yaml
 
-from hgpt_bringup.bag import BagError, BagReader, BagWriter, bag_to_clips, deserialize, scan_mcap
+from hgpt_bringup.bag_clips import bag_to_clips
+from hgpt_bringup.bag_format import BagError, deserialize
+from hgpt_bringup.bag_reader import BagReader
+from hgpt_bringup.bag_recover import scan_mcap
+from hgpt_bringup.bag_writer import BagWriter
 
 REF, STATE = "/hgpt/reference", "/hgpt/robot_state"
 T0 = 1000.0  # [s] stamp of the first frame
@@ -381,7 +385,7 @@ def test_record_play_to_clips_on_the_real_graph(spawn_python, rclpy_init, tmp_pa
 def test_header_stamp_of_serialised_messages():
     from rclpy.serialization import serialize_message
 
-    from hgpt_bringup.bag import BagError, header_stamp_ns
+    from hgpt_bringup.bag_format import BagError, header_stamp_ns
     from hgpt_msgs.msg import JointCommand, MotionReference
 
     for cls in (MotionReference, JointCommand):

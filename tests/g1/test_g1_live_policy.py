@@ -29,7 +29,7 @@ def write_replay_bag(path: Path, meta: PolicyMetadata) -> None:
     """1.2 s of another run's policy: its announcement and TRACK commands (knees +0.5 rad), 1970 stamps."""
     from rclpy.serialization import serialize_message
 
-    from hgpt_bringup.bag import BagWriter
+    from hgpt_bringup.bag_writer import BagWriter
     from hgpt_msgs.msg import JointCommand, PolicyInfo, TrackingStatus
 
     a = meta.arrays()

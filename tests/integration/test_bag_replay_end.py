@@ -24,7 +24,7 @@ def test_lockstep_bag_replay_ends_and_says_why(ros_env, tmp_path):
     )  # fmt: skip
     assert rec.returncode == 0 and (bag / "metadata.yaml").is_file(), rec.stdout[-2000:] + rec.stderr[-2000:]
     player = subprocess.Popen(
-        [sys.executable, "-m", "hgpt_bringup.bag", "play", str(bag), "--topics", "/hgpt/reference",
+        [sys.executable, "-m", "hgpt_bringup.bag_cli", "play", str(bag), "--topics", "/hgpt/reference",
          "--follow-clock", "--idle-exit", "600"],  # only the graph's progress may end it
         env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

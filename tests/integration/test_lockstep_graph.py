@@ -68,7 +68,7 @@ def test_recorded_bag_replays_to_the_same_commands(ros_env, tmp_path):
     first = run_graph(ros_env, tmp_path, "first", motion, extra=("--record", "--record-out", str(bag)))
     assert (bag / "metadata.yaml").is_file()
     player = subprocess.Popen(
-        [sys.executable, "-m", "hgpt_bringup.bag", "play", str(bag), "--topics", "/hgpt/reference",
+        [sys.executable, "-m", "hgpt_bringup.bag_cli", "play", str(bag), "--topics", "/hgpt/reference",
          "--follow-clock"],
         env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

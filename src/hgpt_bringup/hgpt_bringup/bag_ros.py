@@ -30,10 +30,13 @@ from rclpy.qos import (
 )
 from rclpy.time import Time
 
-from hgpt_bringup.bag import LICENCE_KEY, BagError, BagReader, BagWriter, Play, Record
+from hgpt_bringup.bag_commands import Play, Record
+from hgpt_bringup.bag_format import LICENCE_KEY, BagError, header_stamp_ns
+from hgpt_bringup.bag_reader import BagReader
+from hgpt_bringup.bag_writer import BagWriter
 from hgpt_bringup.scenarios import RECORD_TOPICS
 from hgpt_core.stamps import stamp_to_ns
-from hgpt_policy.node_main import run_node
+from hgpt_ros.node_main import run_node
 
 FLUSH_PERIOD_S = 1.0  # buffered messages reach the disk at least this often (a hard kill loses less)
 
@@ -254,8 +257,6 @@ def play_following_clock(cmd: Play, reader: BagReader, topics: list) -> int:
     """Publish each message once /clock reaches its header stamp; on a repeated /clock (a lock-step
     simulator re-sending its state), re-publish the messages stamped with that time."""
     from rosgraph_msgs.msg import Clock
-
-    from hgpt_bringup.bag import header_stamp_ns
 
     queue = sorted(
         ((header_stamp_ns(m.data), k, m) for k, m in enumerate(reader.messages([t.name for t in topics]))),

@@ -12,7 +12,7 @@ COMMANDS = {
     "mocap": ("hgpt_retarget.mocap_udp", "UDP mocap: stream a human file (send), check a bridge (listen)"),
     "eval": ("hgpt_sim.evaluate", "policies side by side on clips in MuJoCo (SR, metrics, plots, video)"),
     "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
-    "bag": ("hgpt_bringup.bag", "record / play rosbag2 bags, cut them into motion clips, info"),
+    "bag": ("hgpt_bringup.bag_cli", "record / play rosbag2 bags, cut them into motion clips, info"),
     "viewer": ("hgpt_bringup.viewer_node", "live 3D web viewer of robot + reference (or a bag: --bag)"),
     "description": (
         "hgpt_bringup.robot_description",

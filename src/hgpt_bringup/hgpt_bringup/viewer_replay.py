@@ -1,8 +1,8 @@
 """``hgpt viewer --bag BAG``: a recorded run in the browser with a time slider (no ROS graph needed).
 
 Reads /hgpt/robot_state, /hgpt/reference and /hgpt/status from a rosbag2 bag (``hgpt bag record``,
-``ros2 bag record``, also a damaged one: hgpt_bringup.bag recovers what it can) and shows the robot and the
-reference ghost at the slider's time, with play/pause and speed. Times are the message header stamps [s]
+``ros2 bag record``, also a damaged one: hgpt_bringup.bag_reader recovers what it can) and shows the robot and
+the reference ghost at the slider's time, with play/pause and speed. Times are the message header stamps [s]
 from the first robot state.
 """
 
@@ -42,7 +42,8 @@ class Timeline:
 
 def load_timeline(bag: str | Path) -> Timeline:
     """The bag's robot states, references and statuses (deserialised), sorted by header stamp."""
-    from hgpt_bringup.bag import BagReader, deserialize
+    from hgpt_bringup.bag_format import deserialize
+    from hgpt_bringup.bag_reader import BagReader
     from hgpt_core.stamps import stamp_to_sec
 
     tl = Timeline()
