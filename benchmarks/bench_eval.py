@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import tyro
 
-from hgpt_sim.evaluate import DEFAULT_CLIPS, evaluate_policies
+from hgpt_sim.eval_clips import DEFAULT_CLIPS
+from hgpt_sim.eval_runner import evaluate_policies
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import tyro
 
-from hgpt_sim.evaluate import DEFAULT_CLIPS, load_reference
+from hgpt_sim.eval_clips import DEFAULT_CLIPS, load_reference
 from hgpt_sim.references import MotionBank
 from hgpt_training.distill_data import CorpusMotions
 from hgpt_training.expert import ExpertConfig, ExpertTrainer, cluster_motions

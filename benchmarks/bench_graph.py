@@ -1,7 +1,7 @@
 """Benchmark: the ROS 2 graph in lock-step against the same policy and simulator without ROS, same run.
 
 Rows (control steps per second, TWIST2 on the bundled GMT walk, 10 s of motion = 500 steps per repeat):
-  * harness     - hgpt_sim.evaluate.run_clip: policy + MuJoCo in one Python loop, no messages: the baseline.
+  * harness     - hgpt_sim.eval_runner.run_clip: policy + MuJoCo in one Python loop, no messages: baseline.
   * graph/EXEC  - ``hgpt run eval --lockstep --executor EXEC`` (sim_bridge_node, reference_player,
                   policy_node and the tracking monitor composed in one process, real DDS), steps from its
                   summary; start-up (process, DDS discovery, policy load) excluded: the monitor times first
@@ -28,7 +28,7 @@ from hgpt_core.datasets import bundled_clip_path
 
 
 def harness_steps_per_s(clip: Path, seconds: float) -> float:
-    from hgpt_sim.evaluate import make_adapter, run_clip
+    from hgpt_sim.eval_runner import make_adapter, run_clip
 
     adapter = make_adapter("twist2")
     t0 = time.perf_counter()

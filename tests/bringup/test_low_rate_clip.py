@@ -17,7 +17,7 @@ def clips(tmp_path_factory):
 
 
 def test_eval_loader_warns_about_a_7_fps_clip(clips, capsys):
-    from hgpt_sim.evaluate import load_reference
+    from hgpt_sim.eval_clips import load_reference
 
     ref = load_reference(clips[7.0])
     assert ref.fps == 50.0 and ref.source_fps == 7.0

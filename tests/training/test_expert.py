@@ -107,10 +107,10 @@ def test_terminal_obs_is_the_state_ended_in(motions: CorpusMotions) -> None:
 def test_joint_limit_termination_on_hand_made_state(motions: CorpusMotions) -> None:
     env = _env(motions)
     s, ref = env.state, env.reference()
-    q = s.qpos.copy()
-    q[1, 7 + 3] = JOINT_LIMITS[3, 1] + 0.2  # env 1: a knee 0.2 rad past its hard limit
-    q[2, 7 + 3] = JOINT_LIMITS[3, 1] + 0.05  # env 2: within the 0.1 rad allowance
-    bad = dataclasses.replace(s, qpos=q)
+    q = s.joint_pos.copy()
+    q[1, 3] = JOINT_LIMITS[3, 1] + 0.2  # env 1: a knee 0.2 rad past its hard limit
+    q[2, 3] = JOINT_LIMITS[3, 1] + 0.05  # env 2: within the 0.1 rad allowance
+    bad = dataclasses.replace(s, joint_pos=q)
     off = FallDetector(motions.bank.keypoint_names, FallConfig())(bad, ref)
     on = FallDetector(motions.bank.keypoint_names, FallConfig(joint_limit=0.1))(bad, ref)
     assert not off["joint_limit"].any()
@@ -122,16 +122,9 @@ def test_joint_limit_termination_on_hand_made_state(motions: CorpusMotions) -> N
 
 
 def _state_on(ref) -> PhysicsState:
-    n, k = ref.keypoint_pos_w.shape[:2]
-    return PhysicsState(
-        qpos=ref.qpos(),
-        qvel=ref.qvel(),
-        body_pos_w=ref.keypoint_pos_w.copy(),
-        body_quat_w=ref.keypoint_quat_w.copy(),
-        body_lin_vel_w=ref.keypoint_lin_vel_w.copy(),
-        self_contact=np.zeros(n),
-        diverged=np.zeros(n, dtype=bool),
-    )
+    n = ref.keypoint_pos_w.shape[0]
+    on_ref = dataclasses.asdict(ref.as_robot_state())  # copies: the test edits the state
+    return PhysicsState(**on_ref, self_contact=np.zeros(n), diverged=np.zeros(n, dtype=bool))
 
 
 def test_each_reward_term_on_hand_made_cases(motions: CorpusMotions) -> None:
@@ -149,10 +142,10 @@ def test_each_reward_term_on_hand_made_cases(motions: CorpusMotions) -> None:
     s.body_quat_w[1] = quat_mul(np.broadcast_to(half, s.body_quat_w[1].shape), s.body_quat_w[1])
     s.body_lin_vel_w[1, :, 1] += 1.0  # 1 m/s (20 units)
     s.self_contact[1] = 2.0  # 2 of 4 physics steps in self-contact
-    q = s.qpos.copy()
+    q = s.joint_pos.copy()
     mid, span = JOINT_LIMITS.mean(1), JOINT_LIMITS[:, 1] - JOINT_LIMITS[:, 0]
-    q[1, 7 + 3] = mid[3] + 0.45 * span[3] + 0.2  # knee 0.2 rad past its soft limit (90 % of the range)
-    s = dataclasses.replace(s, qpos=q)
+    q[1, 3] = mid[3] + 0.45 * span[3] + 0.2  # knee 0.2 rad past its soft limit (90 % of the range)
+    s = dataclasses.replace(s, joint_pos=q)
     prev = tgt.copy()
     prev[1] -= 0.1  # targets moved 0.1 rad on every joint
     r = tracking_reward(s, ref, tgt, prev, w, EXPERT_REWARD, 4)
@@ -263,7 +256,7 @@ def test_two_iteration_smoke_run(mode: str, small_corpus: Path, tmp_path: Path) 
     for k in ("reward_per_step", "loss/value", "time/env_steps_per_s"):
         assert np.isfinite(rows[-1][k]), k
     assert (d / "tb").is_dir() or pytest.importorskip("tensorboard") is None
-    from hgpt_sim.evaluate import make_adapter
+    from hgpt_sim.eval_runner import make_adapter
     from hgpt_training.dagger import TeacherMix
     from hgpt_training.distill import DistillConfig, student_metadata
 

@@ -77,7 +77,8 @@ def retarget_stage(human: Path, out: Path) -> tuple[Path, str]:
 
 def eval_stage(clip: Path, args: DemoArgs, out: Path) -> tuple[str, dict[str, Path], list]:
     """Stage 2: the comparison table (markdown), the files written and the runs."""
-    from hgpt_sim.evaluate import EvalConfig, clip_stem, evaluate
+    from hgpt_sim.eval_clips import clip_stem
+    from hgpt_sim.evaluate import EvalConfig, evaluate
     from hgpt_sim.report import comparison_table, definitions_table
 
     cfg = EvalConfig(

@@ -11,7 +11,7 @@ Two ways in:
 
 Yardstick: :func:`hgpt_retarget.quality.evaluate_clip` with the same stance frames and scaled human
 (skating, artefact skating, floor, self-penetration, limits, jerk, end-effector error, start-up speed),
-and TWIST2 tracking through the evaluation harness (``hgpt_sim.evaluate.run_clip``): SR = share of runs
+and TWIST2 tracking through the evaluation harness (``hgpt_sim.eval_runner.run_clip``): SR = share of runs
 without a fall (DESIGN §5 rule: tilt, anchor below its reference, NaN; hand/foot height is not a fall),
 MPJPE over the scored steps, from ``starts`` offsets per clip::
 
@@ -140,7 +140,7 @@ def track(clip: MotionClip, policy: str = "twist2", starts: int = 3, max_seconds
     ``twist2_mpkpe_local_mm`` (means over runs of the per-run means), ``twist2_runs`` "runs (falls)".
     """
     from hgpt_core.reference import ReferenceMotion
-    from hgpt_sim.evaluate import make_adapter, run_clip
+    from hgpt_sim.eval_runner import make_adapter, run_clip
 
     ref = ReferenceMotion.from_clip(clip)
     adapter = make_adapter(policy)

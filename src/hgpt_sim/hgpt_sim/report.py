@@ -18,7 +18,7 @@ import numpy as np
 from hgpt_sim.metrics import DEFINITIONS, METRICS, UNITS
 
 if TYPE_CHECKING:
-    from hgpt_sim.evaluate import RunResult
+    from hgpt_sim.eval_results import RunResult
 
 BASELINES = ("zero", "hold_default")
 """Policy names shown as the trivial baseline (hold the default pose)."""

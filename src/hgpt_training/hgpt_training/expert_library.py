@@ -1,7 +1,7 @@
 """The expert library: a manifest of ACCEPTED experts, each judged by the evaluation harness.
 
 An expert enters only if, on its cluster's train clips (original speed) under the evaluation protocol
-(:func:`hgpt_sim.evaluate.evaluate_policies`: starts, capped runs, DESIGN §5 fall rule, DR on), it beats
+(:func:`hgpt_sim.eval_runner.evaluate_policies`: starts, capped runs, DESIGN §5 fall rule, DR on), it beats
 its teacher run side by side on the same runs: SR higher by ``sr_gain`` (default 10 points), or SR equal
 (within ``sr_tie``) and MPJPE lower by ``mpjpe_cut`` (default 10 %). A from-scratch expert must reach
 ``min_sr``. Peer adapters (TWIST2) are teachers too: the manifest lists ``twist2`` as the teacher of
@@ -15,7 +15,7 @@ every cluster without an accepted expert.
      "default_teacher": "twist2"}
 
 Use ``expert:<library>/cluster_013.pt`` as a policy/teacher spec anywhere
-(:func:`hgpt_sim.evaluate.make_adapter`).
+(:func:`hgpt_sim.eval_runner.make_adapter`).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def evaluate_expert(
     out_dir: Path | None,
 ):
     """Expert (and teacher) side by side on the same runs; returns the harness's EvalResults."""
-    from hgpt_sim.evaluate import evaluate_policies
+    from hgpt_sim.eval_runner import evaluate_policies
 
     policies = [expert] + ([teacher] if teacher is not None else [])
     return evaluate_policies(

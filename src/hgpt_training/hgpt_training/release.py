@@ -53,7 +53,7 @@ def release(cfg: ReleaseConfig) -> dict:
     """Run every step; returns the card (also written as card.json / CARD.md)."""
     from hgpt_policy.export import export_policy, load_checkpoint
     from hgpt_policy.quantize import quantization_error, quantize_int8
-    from hgpt_sim.evaluate import evaluate_policies
+    from hgpt_sim.eval_runner import evaluate_policies
 
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
