@@ -1,7 +1,7 @@
 """PPO expert training throughput (collection + update) vs raw ``mujoco.rollout`` of the same envs.
 
-One run: an :class:`~hgpt_training.expert.ExpertTrainer` on the shared default clips (or a corpus cluster)
-runs ``iterations`` PPO iterations; then its own physics backend (same envs, same models, same thread
+One run: an :class:`~hgpt_training.expert_trainer.ExpertTrainer` on the shared default clips (or a corpus
+cluster) runs ``iterations`` PPO iterations; then its own physics backend (same envs, same models, same thread
 count, same 200 Hz decimation) is stepped ``steps_per_env`` control steps per "iteration" with bare
 ``mujoco.rollout`` calls. Per iteration: wall time, env-steps/s; the table gives median and p99 (of the
 time; the rate at the p99 time). The ratio raw / PPO is the share of training time that is physics.
@@ -26,7 +26,8 @@ import tyro
 from hgpt_sim.eval_clips import DEFAULT_CLIPS, load_reference
 from hgpt_sim.references import MotionBank
 from hgpt_training.distill_data import CorpusMotions
-from hgpt_training.expert import ExpertConfig, ExpertTrainer, cluster_motions
+from hgpt_training.expert_clusters import cluster_motions
+from hgpt_training.expert_trainer import ExpertConfig, ExpertTrainer
 from hgpt_training.ppo import PPOConfig
 
 

@@ -20,18 +20,11 @@ from hgpt_sim.rewards import FallConfig, FallDetector, RewardConfig, keypoint_we
 from hgpt_sim.twist2 import Twist2Adapter
 from hgpt_training.dagger import student_actuation
 from hgpt_training.distill_data import CorpusMotions
-from hgpt_training.expert import (
-    EXPERT_REWARD,
-    ExpertAdapter,
-    ExpertConfig,
-    ExpertPolicy,
-    ExpertTrainer,
-    cluster_motions,
-    expert_metadata,
-    fan_out,
-    train_expert,
-)
+from hgpt_training.expert import fan_out
+from hgpt_training.expert_clusters import cluster_motions
 from hgpt_training.expert_library import AcceptConfig, accept, teacher_specs, verdict
+from hgpt_training.expert_policy import ExpertAdapter, ExpertPolicy, expert_metadata
+from hgpt_training.expert_trainer import EXPERT_REWARD, ExpertConfig, ExpertTrainer, train_expert
 from hgpt_training.ppo import ActorCritic, PPOConfig, gae
 
 TINY_PPO = PPOConfig(steps_per_env=8, actor_hidden=(32,), critic_hidden=(32,), epochs=2, minibatches=2)

@@ -39,8 +39,8 @@ def make_adapter(spec: str) -> TrackerAdapter:
         from hgpt_sim.twist2 import DEFAULT_ONNX, Twist2Adapter
 
         return Twist2Adapter(spec.split(":", 1)[1] if ":" in spec else DEFAULT_ONNX)
-    if spec.startswith("expert:"):  # a PPO motion expert (hgpt_training.expert; TWIST2's gains)
-        from hgpt_training.expert import load_expert  # lazily: hgpt_sim does not depend on it
+    if spec.startswith("expert:"):  # a PPO motion expert (hgpt_training.expert_policy; TWIST2's gains)
+        from hgpt_training.expert_policy import load_expert  # lazily: hgpt_sim does not depend on it
 
         return load_expert(spec.split(":", 1)[1])
     from hgpt_policy.loader import load_tracking_policy  # hgpt policies (TrackingPolicy: .meta, .act)

@@ -33,7 +33,8 @@ import tyro
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_sim.adapters import TrackerAdapter
-from hgpt_training.expert import cluster_references, load_expert
+from hgpt_training.expert_clusters import cluster_references
+from hgpt_training.expert_policy import load_expert
 
 MANIFEST = "manifest.json"
 
