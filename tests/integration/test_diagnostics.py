@@ -58,8 +58,8 @@ def _policy_tracking(seen: dict[str, dict]) -> bool:
 
 def test_every_node_publishes_diagnostics(spawn_python, rclpy_init):
     from hgpt_core.datasets import bundled_clip_path
-    from hgpt_policy.diagnostics import metadata_id
     from hgpt_policy.loader import load_tracking_policy
+    from hgpt_ros.diagnostics import metadata_id
 
     human = bundled_clip_path().parent / "human"
     bvh = next(iter(sorted(human.glob("*.bvh"))), None)

@@ -11,14 +11,13 @@ import torch
 from _walk_tokens import episodes
 
 from hgpt_core.errors import MetadataMismatchError
+from hgpt_core.policy_spec import METADATA_KEY, read_onnx_metadata
 from hgpt_policy.config import baseline_config, gpt_config
 from hgpt_policy.export import (
-    METADATA_KEY,
     atomic_write_bytes,
     export_onnx,
     export_policy,
     load_checkpoint,
-    read_onnx_metadata,
     save_checkpoint,
 )
 from hgpt_policy.model import build_policy, make_metadata

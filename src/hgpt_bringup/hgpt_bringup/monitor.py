@@ -390,7 +390,7 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = make_monitor_node()
-        from hgpt_policy.diagnostics import attach_diagnostics
+        from hgpt_ros.diagnostics import attach_diagnostics
 
         attach_diagnostics(node)  # /diagnostics: scored steps, MPJPE so far, falls
         while rclpy.ok() and not node.done:

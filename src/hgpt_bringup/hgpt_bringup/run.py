@@ -74,7 +74,7 @@ class RunArgs:
 
 def instantiate(spec: NodeSpec):
     """Create the node object of a spec with its parameters as overrides."""
-    from hgpt_policy.diagnostics import attach_diagnostics
+    from hgpt_ros.diagnostics import attach_diagnostics
 
     cls = getattr(importlib.import_module(spec.module), spec.cls)
     overrides = [Parameter(k, value=v) for k, v in spec.parameters.items()]
@@ -177,7 +177,7 @@ def run(args: RunArgs) -> int:
                 return 2
             executor.add_node(nodes[-1])
         monitor = make_monitor_node(end_s)
-        from hgpt_policy.diagnostics import attach_diagnostics
+        from hgpt_ros.diagnostics import attach_diagnostics
 
         attach_diagnostics(monitor)
         nodes.append(monitor)

@@ -276,7 +276,7 @@ def main(args: list[str] | None = None) -> None:
 
         replay_main(argv)
         return
-    from hgpt_policy.node_main import run_node
+    from hgpt_ros.node_main import run_node
 
     ros_args = list(argv)
     if ros_args and "--ros-args" not in ros_args:  # `hgpt viewer --port 8081` -> ROS parameters

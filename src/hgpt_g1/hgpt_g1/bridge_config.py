@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from hgpt_core.errors import MetadataMismatchError
 from hgpt_core.g1 import G1_JOINT_NAMES
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.policy_spec import policy_metadata
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,8 @@ class BridgeConfig:
     """g1_bridge_node settings (the safety thresholds are :class:`hgpt_g1.safety_config.SafetyConfig`)."""
 
     policy: str = ""
-    """Active policy's metadata: a .json/.onnx/.pt file, JSON text, or a built-in policy name ('zero')."""
+    """Active policy's metadata: a policy spec ('zero', 'hgpt', 'twist2', an .onnx/.pt file) or metadata only
+    (a .json file, JSON text); see hgpt_core.policy_spec."""
     rate_hz: float = 500.0
     """LowCmd rate of the control timer [Hz]."""
     trigger: str = "timer"
@@ -53,41 +54,16 @@ class BridgeConfig:
 def load_policy_metadata(spec: str) -> tuple[PolicyMetadata | None, list[str]]:
     """Metadata named by ``spec`` and the problems met loading it (then the metadata is None).
 
-    ``spec``: a JSON file, an ONNX policy (``hgpt_metadata`` in its metadata_props), a ``.pt`` checkpoint,
-    JSON text (starts with '{'), ``twist2`` / ``twist2:<file.onnx>`` (the file's own metadata when it
-    carries one), ``hgpt`` (the bundled graph), or a built-in policy of hgpt_policy (``zero``). Never raises:
-    the bridge must come up damped and say why it cannot arm.
+    ``spec``: any spec of :mod:`hgpt_core.policy_spec` (the policy loader's grammar: ``zero``, ``hgpt``,
+    ``twist2[:file.onnx]``, an .onnx/.pt file) or metadata only (a .json file, JSON text). Read without
+    running the policy (no torch, except for a .pt checkpoint). Never raises: the bridge must come up
+    damped and say why it cannot arm.
     """
-    spec = spec.strip()
-    if not spec:
+    if not spec.strip():
         return None, ["no policy metadata: set the 'policy' parameter"]
     try:
-        if spec.startswith("{"):
-            return PolicyMetadata.from_json(spec), []
-        from hgpt_policy.loader import resolve_spec
-
-        if spec == "twist2" or spec.startswith("twist2:"):
-            from hgpt_policy.twist2 import default_onnx, twist2_file_metadata
-
-            return twist2_file_metadata(spec.split(":", 1)[1] if ":" in spec else default_onnx()), []
-        path = Path(resolve_spec(spec)).expanduser()
-        if path.suffix == ".json":
-            return PolicyMetadata.from_json(path.read_text()), []
-        if path.suffix == ".onnx":
-            from hgpt_policy.export import read_onnx_metadata
-
-            return read_onnx_metadata(path), []
-        if path.suffix == ".pt":
-            import torch
-
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            return PolicyMetadata.from_json(blob["metadata"]), []
-        from hgpt_policy.loader import BUILTIN
-
-        if spec in BUILTIN:
-            return BUILTIN[spec]().meta, []
-        return None, [f"policy '{spec}': not a .json/.onnx/.pt file, JSON text, or one of {sorted(BUILTIN)}"]
+        return policy_metadata(spec), []
     except (OSError, KeyError, MetadataMismatchError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        return None, [f"policy '{spec}': cannot load its metadata: {exc}"]
+        return None, [f"policy '{spec.strip()}': cannot load its metadata: {exc}"]
     except Exception as exc:  # noqa: BLE001 - documented never to raise: the bridge must come up damped
-        return None, [f"policy '{spec}': cannot load its metadata: {type(exc).__name__}: {exc}"]
+        return None, [f"policy '{spec.strip()}': cannot load its metadata: {type(exc).__name__}: {exc}"]

@@ -37,8 +37,8 @@ from hgpt_g1.msg_conv import (
 from hgpt_g1.safety import SafetyMachine
 from hgpt_g1.safety_config import SafetyConfig
 from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
-from hgpt_policy.node_main import run_node
-from hgpt_policy.params import declare_dataclass
+from hgpt_ros.node_main import run_node
+from hgpt_ros.params import declare_dataclass
 
 LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE_LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)

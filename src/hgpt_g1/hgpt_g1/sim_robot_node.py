@@ -21,8 +21,8 @@ from hgpt_g1.lowlevel import lowstate_struct
 from hgpt_g1.msg_conv import import_unitree_hg, lowcmd_struct_from_raw
 from hgpt_g1.remote import RemoteState, encode_remote
 from hgpt_g1.sim_robot import G1LowLevelSim, SimRobotConfig
-from hgpt_policy.node_main import run_node
-from hgpt_policy.params import declare_dataclass
+from hgpt_ros.node_main import run_node
+from hgpt_ros.params import declare_dataclass
 
 LATEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 

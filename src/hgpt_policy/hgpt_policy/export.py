@@ -27,11 +27,10 @@ from torch import nn
 from hgpt_core.errors import MetadataMismatchError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.policy_spec import GRAPH_KEY, METADATA_KEY
 from hgpt_policy.config import PolicyConfig, arch_differences
 from hgpt_policy.model import KVStep, LastAction, build_policy
 
-METADATA_KEY = "hgpt_metadata"
-GRAPH_KEY = "hgpt_graph"
 GRAPHS = ("window", "kv_step")
 CHECKPOINT_FORMAT = "hgpt_policy_checkpoint/1"
 
@@ -141,26 +140,3 @@ def export_policy(model: nn.Module, meta: PolicyMetadata, out_dir: str | Path, s
     for graph in GRAPHS if model.config.kind == "gpt" else ("window",):
         paths[graph] = export_onnx(model, meta, out / f"{stem}.{graph}.onnx", graph)
     return paths
-
-
-def read_onnx_props(path: str | Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX file (reads the graph structure only, not external weights)."""
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except FileNotFoundError as exc:
-        raise MetadataMismatchError(f"{path}: no such file") from exc
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError/RuntimeError without the file name
-        raise MetadataMismatchError(
-            f"{path}: not a readable ONNX file (truncated or corrupt: {type(exc).__name__}: {exc})"
-        ) from exc
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-def read_onnx_metadata(path: str | Path) -> PolicyMetadata:
-    """The policy metadata attached to an ONNX file; raises MetadataMismatchError when absent or invalid."""
-    props = read_onnx_props(path)
-    if METADATA_KEY not in props:
-        raise MetadataMismatchError(
-            f"{path}: no '{METADATA_KEY}' in the ONNX metadata_props; not an hgpt policy"
-        )
-    return PolicyMetadata.from_json(props[METADATA_KEY])

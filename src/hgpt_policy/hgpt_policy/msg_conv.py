@@ -1,32 +1,14 @@
-"""numpy <-> hgpt_msgs conversions. The only place where ROS's x, y, z, w quaternion order appears."""
+"""numpy <-> hgpt_msgs conversions of the policy node (the generic ones, quaternion order included, are
+:mod:`hgpt_ros.msg_conv`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Quaternion
 
-from hgpt_core.stamps import sec_to_sec_nanosec
 from hgpt_msgs.msg import JointCommand, MotionReference, RobotState, TrackingStatus
 from hgpt_policy.controller import Command, ReferenceSample, RobotSample, Status
-
-
-def time_msg(t: float) -> Time:
-    """Seconds -> builtin_interfaces/Time, rounded to the nanosecond (carry included)."""
-    sec, nanosec = sec_to_sec_nanosec(t)
-    return Time(sec=sec, nanosec=nanosec)
-
-
-def quat_wxyz_from_msg(q: Quaternion) -> np.ndarray:
-    return np.array([q.w, q.x, q.y, q.z])
-
-
-def quat_msg_from_wxyz(q: np.ndarray) -> Quaternion:
-    return Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))
-
-
-def vec3(v) -> np.ndarray:
-    return np.array([v.x, v.y, v.z])
+from hgpt_ros.msg_conv import quat_wxyz_from_msg, vec3
 
 
 def robot_sample_from_msg(msg: RobotState, received: float) -> RobotSample:

@@ -34,8 +34,8 @@ from hgpt_policy.msg_conv import (
     robot_sample_from_msg,
     status_to_msg,
 )
-from hgpt_policy.node_main import run_node
-from hgpt_policy.params import declare_dataclass
+from hgpt_ros.node_main import run_node
+from hgpt_ros.params import declare_dataclass
 
 ANNOUNCE_QOS = QoSProfile(
     depth=1,

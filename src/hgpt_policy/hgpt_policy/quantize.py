@@ -23,7 +23,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from hgpt_policy.export import atomic_write_bytes, read_onnx_props
+from hgpt_core.policy_spec import read_onnx_props
+from hgpt_policy.export import atomic_write_bytes
 
 METHODS = ("blockwise", "dynamic")
 

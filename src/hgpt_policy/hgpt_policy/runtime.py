@@ -96,7 +96,8 @@ class Policy:
             BackendUnavailable: the backend cannot run here (message says why).
             MetadataMismatchError: the artifact does not match the robot, the semantics or itself.
         """
-        from hgpt_policy.export import GRAPH_KEY, load_checkpoint, read_onnx_metadata, read_onnx_props
+        from hgpt_core.policy_spec import GRAPH_KEY, read_onnx_metadata, read_onnx_props
+        from hgpt_policy.export import load_checkpoint
 
         path = Path(path)
         if backend not in BACKENDS:

@@ -12,41 +12,29 @@ from pathlib import Path
 
 import numpy as np
 
-from hgpt_core.datasets import shared_data_dir
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput
-from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.policy_spec import twist2_default_onnx
 from hgpt_core.rotations import quat_apply_inv, roll_pitch
-
-ONNX_NAME = "twist2_1017_20k.onnx"
-
-
-def default_onnx() -> Path:
-    """The released TWIST2 ONNX: bundled with this package (MIT, ``assets/twist2``), else ../shared/peers."""
-    bundled = Path(__file__).resolve().parent / "assets" / "twist2" / ONNX_NAME
-    if bundled.is_file():
-        return bundled
-    data = shared_data_dir()
-    root = data.parent if data is not None else Path("../shared")
-    return root / "peers" / "twist2" / ONNX_NAME
-
-
-DEFAULT_ONNX = default_onnx()
-MIMIC_DIM, PROPRIO_DIM, HISTORY = 35, 92, 10
-CUR_DIM = MIMIC_DIM + PROPRIO_DIM
-OBS_DIM = CUR_DIM * (HISTORY + 1) + MIMIC_DIM
-assert OBS_DIM == 1432
-ANKLE_IDX = np.array([4, 5, 10, 11])  # their dq observation zeroes the ankles
-ANG_VEL_SCALE, DOF_VEL_SCALE, ACTION_CLIP, ACTION_SCALE = 0.25, 0.05, 10.0, 0.5
-
-_LEG = [-0.2, 0.0, 0.0, 0.4, -0.2, 0.0]
-TWIST2_DEFAULT_POSE = np.array(
-    _LEG + _LEG + [0.0] * 3 + [0.0, 0.4, 0.0, 1.2, 0.0, 0.0, 0.0] + [0.0, -0.4, 0.0, 1.2, 0.0, 0.0, 0.0]
+from hgpt_core.twist2_meta import (  # noqa: F401 - the layout, re-exported for the policy's users
+    ACTION_SCALE,
+    CUR_DIM,
+    HISTORY,
+    MIMIC_DIM,
+    OBS_DIM,
+    ONNX_NAME,
+    PROPRIO_DIM,
+    TWIST2_DEFAULT_POSE,
+    TWIST2_KD,
+    TWIST2_KP,
+    twist2_file_metadata,
+    twist2_metadata,
 )
-_LEG_KP, _LEG_KD = [100, 100, 100, 150, 40, 40], [2, 2, 2, 4, 2, 2]
-_ARM_KP, _ARM_KD = [40, 40, 40, 40, 4, 4, 4], [5, 5, 5, 5, 0.2, 0.2, 0.2]
-TWIST2_KP = np.array(_LEG_KP * 2 + [150] * 3 + _ARM_KP * 2, dtype=np.float64)
-TWIST2_KD = np.array(_LEG_KD * 2 + [4] * 3 + _ARM_KD * 2, dtype=np.float64)
+
+default_onnx = twist2_default_onnx
+DEFAULT_ONNX = default_onnx()
+ANKLE_IDX = np.array([4, 5, 10, 11])  # their dq observation zeroes the ankles
+ANG_VEL_SCALE, DOF_VEL_SCALE, ACTION_CLIP = 0.25, 0.05, 10.0
 
 
 def mimic_from_arrays(root_pos_w, root_quat, root_lin_vel_w, root_ang_vel_w, joint_pos) -> np.ndarray:
@@ -72,53 +60,6 @@ def proprio_obs(inp: ObsInput, last_action: np.ndarray) -> np.ndarray:
         ),
         axis=-1,
     )
-
-
-def twist2_metadata() -> PolicyMetadata:
-    """TWIST2's gains, default pose and action scale as hgpt metadata (its own 1432-wide observation)."""
-    return PolicyMetadata(
-        "twist2",
-        default_joint_pos=TWIST2_DEFAULT_POSE.tolist(),
-        kp=TWIST2_KP.tolist(),
-        kd=TWIST2_KD.tolist(),
-        action_scale=[ACTION_SCALE] * NUM_JOINTS,
-        obs_terms=[["twist2_obs", OBS_DIM]],
-        context_len=HISTORY + 1,
-        inference="stacked_history",
-        arch={"kind": "twist2_mlp", "source": "amazon-far/TWIST2 twist2_1017_20k.onnx (MIT)"},
-    )
-
-
-def twist2_file_metadata(path: str | Path) -> PolicyMetadata:
-    """Metadata of a TWIST2 ONNX file: its own ``hgpt_metadata`` when it carries one (gains, policy_id may
-    differ from the release; the layout, default pose and action scale may not), else :func:`twist2_metadata`.
-
-    Raises:
-        MetadataMismatchError: unreadable file, or file metadata that is not the TWIST2 layout.
-    """
-    from hgpt_core.errors import MetadataMismatchError
-    from hgpt_policy.export import METADATA_KEY, read_onnx_props
-
-    props = read_onnx_props(path)
-    if METADATA_KEY not in props:
-        return twist2_metadata()
-    meta = PolicyMetadata.from_json(props[METADATA_KEY])
-    ref = twist2_metadata()
-    bad = [
-        k
-        for k in (
-            "joint_names",
-            "default_joint_pos",
-            "action_scale",
-            "obs_terms",
-            "control_dt",
-            "context_len",
-        )
-        if getattr(meta, k) != getattr(ref, k)
-    ]
-    if bad:
-        raise MetadataMismatchError(f"{path}: its hgpt_metadata differs from the TWIST2 layout in {bad}")
-    return meta
 
 
 class Twist2Policy:

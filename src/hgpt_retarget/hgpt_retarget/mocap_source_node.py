@@ -24,9 +24,9 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from hgpt_msgs.msg import HumanPose
-from hgpt_policy.node_main import run_node
 from hgpt_retarget.mocap_udp import DEFAULT_PORT, MAX_DATAGRAM_BYTES, ClockMapper, MocapFrame, MocapParser
 from hgpt_retarget.msg_conv import human_pose_to_msg
+from hgpt_ros.node_main import run_node
 
 
 def parse_udp_url(url: str) -> tuple[str, int]:

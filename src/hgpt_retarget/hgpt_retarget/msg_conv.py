@@ -8,8 +8,8 @@ from geometry_msgs.msg import Point, Quaternion, Vector3
 from hgpt_core.rotations import angular_velocity_w
 from hgpt_core.stamps import stamp_to_sec
 from hgpt_msgs.msg import HumanPose, MotionReference
-from hgpt_policy.msg_conv import time_msg
 from hgpt_retarget.live import LiveFrame
+from hgpt_ros.msg_conv import time_msg
 
 
 def human_pose_from_msg(msg: HumanPose) -> tuple[tuple[str, ...], np.ndarray, float]:

@@ -9,7 +9,7 @@ from sensor_msgs.msg import JointState
 
 from hgpt_core.g1 import G1_JOINT_NAMES
 from hgpt_msgs.msg import JointCommand, RobotState
-from hgpt_policy.msg_conv import time_msg
+from hgpt_ros.msg_conv import time_msg
 from hgpt_sim.sim_robot import PDCommand
 
 

@@ -34,8 +34,8 @@ from hgpt_core.session import Announcement, SessionGate, discovery_hint
 from hgpt_core.stamps import stamp_to_ns, stamp_to_sec
 from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 from hgpt_msgs.srv import SimControl
-from hgpt_policy.node_main import run_node
-from hgpt_policy.params import declare_dataclass
+from hgpt_ros.node_main import run_node
+from hgpt_ros.params import declare_dataclass
 from hgpt_sim.msg_conv import (
     clock_msg,
     command_from_msg,

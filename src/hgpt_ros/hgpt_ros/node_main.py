@@ -10,9 +10,9 @@ from rclpy.node import Node
 
 
 def run_node(factory: Callable[[], Node], spin: Callable[[Node], None] = rclpy.spin, args=None) -> None:
-    """Create the node, give it ``/diagnostics`` (:mod:`hgpt_policy.diagnostics`), spin it until shutdown,
+    """Create the node, give it ``/diagnostics`` (:mod:`hgpt_ros.diagnostics`), spin it until shutdown,
     destroy it. ``with rclpy.init()`` needs Kilted: not used."""
-    from hgpt_policy.diagnostics import attach_diagnostics
+    from hgpt_ros.diagnostics import attach_diagnostics
 
     rclpy.init(args=args)
     node = None
