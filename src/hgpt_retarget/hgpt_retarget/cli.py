@@ -71,6 +71,8 @@ def retarget_file(job: RetargetJob) -> dict:
             "skeleton": mapping.name,
             "scale": round(res.targets.scale, 4),
             "ik_frames_per_s": round(res.clip.num_frames / max(res.ik_seconds, 1e-9), 1),
+            "lead_in_round_trip_rad": round(res.clip.meta["start_retry"]["round_trip_rad"], 4),
+            "lead_in_s": res.clip.meta["start_retry"]["lead_in_s"],  # > the default: start retried
             "seconds": round(time.perf_counter() - t0, 3),
         }
     except (HgptError, ValueError, OSError, EOFError) as exc:

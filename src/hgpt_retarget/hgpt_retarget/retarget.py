@@ -13,6 +13,7 @@ from hgpt_core.motion import CONTROL_FPS, MotionClip
 from hgpt_retarget.ground import StanceConfig, lowpass, root_height_offsets
 from hgpt_retarget.human import HumanMotion
 from hgpt_retarget.ik import G1IK, IKConfig, g1_model
+from hgpt_retarget.quality import startup_speeds
 from hgpt_retarget.skeleton import SkeletonMapping
 from hgpt_retarget.targets import TargetSeq, build_targets, lowest_geom_z, robot_geometry
 
@@ -41,6 +42,14 @@ class RetargetConfig:
     """Warm the solver up on the clip's first seconds played backwards before solving its first frame [s]
     (not emitted; 0 = start from the default pose): the first frame is then reached the way the motion
     leaves it, so no joint has to switch configuration at speed in the first second."""
+    lead_in_round_trip_rad: float = 1.0
+    """The lead-in's round trip closes when the forward solve arrives at the lead-in's start frame within
+    this [rad] (largest joint) of the converged solve it started from. One that does not close (the solver
+    came back on another branch: a straight arm's twist) and a first second faster than the p99 after it
+    triggers the retry below (see :func:`retry_start`). Shared BVH: <= 0.5 rad on clips without a spike,
+    1.9-2.9 rad on the three with one."""
+    lead_in_retry_s: tuple[float, ...] = (2.0, 4.0)
+    """Longer lead-ins [s] tried when the retry is triggered (empty: never retry)."""
     ik: IKConfig = field(default_factory=IKConfig)
     stance: StanceConfig = field(default_factory=StanceConfig)
 
@@ -110,7 +119,9 @@ def solve_sequence(
     an iteration moves no joint by more than ``ik.cfg.init_tolerance`` (at most ``init_iterations``): the
     clip starts converged instead of catching up at the speed limit. ``info`` (if given) receives the
     first frame's ``iterations``, ``converged``, ``last_step_rad``, task residuals ``position_m`` /
-    ``orientation_rad`` and ``lead_in_frames``.
+    ``orientation_rad``, ``lead_in_frames`` and ``round_trip_rad``: the largest joint difference [rad]
+    between the lead-in's converged first solve and the forward solve of the same frame (0 without a
+    lead-in): a round trip that does not close came back on another branch of the solution.
     """
     b = tg.bodies.index("pelvis") if "pelvis" in tg.bodies else None
     t_total = tg.pos.shape[0]
@@ -137,6 +148,7 @@ def solve_sequence(
         )
         if k == 0:
             first_solve = ik.last_iterations, ik.last_step < ik.cfg.init_tolerance
+            lead_q = q[t, 7:].copy()
         if k == lead and info is not None:
             pos_err, ori_err = ik.residual(tg.pos_cost[0], tg.ori_cost[0])
             info.update(
@@ -148,6 +160,8 @@ def solve_sequence(
                 orientation_rad=ori_err,
                 lead_in_frames=lead,
             )
+    if info is not None:
+        info["round_trip_rad"] = float(np.abs(q[lead, 7:] - lead_q).max())
     return q
 
 
@@ -159,13 +173,70 @@ def smooth_qpos(q: np.ndarray, fps: float, cutoff_hz: float, model: mujoco.MjMod
     return out
 
 
+def _solve_smoothed(ik: G1IK, tg: TargetSeq, cfg: RetargetConfig, lead_in_s: float, info: dict) -> np.ndarray:
+    """:func:`solve_sequence` then the joint low-pass: qpos (T, 36) before the root height fix."""
+    q = solve_sequence(ik, tg, cfg.fps, info, lead_in_s)
+    return smooth_qpos(q, cfg.fps, cfg.joint_smooth_hz, ik.model) if cfg.joint_smooth_hz > 0 else q
+
+
+RETRY_GAIN = 0.1  # a longer lead-in replaces the default only if its first second is > 10 % slower
+
+
+def retry_start(
+    ik: G1IK, tg: TargetSeq, cfg: RetargetConfig, q: np.ndarray, info: dict
+) -> tuple[np.ndarray, dict, dict]:
+    """Re-solve a start that took the wrong branch with longer lead-ins; (qpos, first-frame info, report).
+
+    Triggered only when both (a) the lead-in's round trip does not close (``info["round_trip_rad"]`` >
+    ``cfg.lead_in_round_trip_rad``: the solver came back to the lead-in's start frame in another
+    configuration, so the first frame it reached backwards is not on the branch the motion takes) and (b)
+    the first second's fastest joint exceeds the p99 after it (:func:`~hgpt_retarget.quality.startup_speeds`).
+    Then the lead-ins of ``cfg.lead_in_retry_s`` are solved in full, in order, and the first whose first
+    second is more than ``RETRY_GAIN`` slower than ``q``'s, with no frame faster than ``q``'s fastest (a
+    configuration switch moved later must not be made faster), replaces ``q``. Otherwise, and whenever not
+    triggered, ``q`` and ``info`` come back unchanged (the same arrays).
+
+    The report (``meta["start_retry"]``): ``round_trip_rad``, ``triggered``, ``lead_in_s`` used, and per
+    lead-in solved its first-second max and whole-clip max joint speed [rad/s] (``tried``).
+    Shapes: q (T, 36) smoothed qpos.
+    """
+    first_s, after = startup_speeds(q[:, 7:], cfg.fps)
+    report: dict = {"round_trip_rad": info["round_trip_rad"], "triggered": False, "lead_in_s": cfg.lead_in_s}
+    if not (
+        cfg.lead_in_retry_s
+        and info["round_trip_rad"] > cfg.lead_in_round_trip_rad
+        and np.isfinite(after)
+        and first_s > after
+    ):
+        return q, info, report
+    fastest = float(np.abs(np.diff(q[:, 7:], axis=0)).max() * cfg.fps)
+    tried = [{"lead_in_s": cfg.lead_in_s, "first_s_max_rad_s": first_s, "max_rad_s": fastest}]
+    frames = {info["lead_in_frames"]}
+    for lead_s in cfg.lead_in_retry_s:
+        n = int(np.clip(round(lead_s * cfg.fps), 0, len(q) - 1))
+        if n in frames:  # capped at the clip's end: already solved
+            continue
+        frames.add(n)
+        alt_info: dict = {}
+        alt = _solve_smoothed(ik, tg, cfg, lead_s, alt_info)
+        alt_first = startup_speeds(alt[:, 7:], cfg.fps)[0]
+        alt_max = float(np.abs(np.diff(alt[:, 7:], axis=0)).max() * cfg.fps)
+        tried.append({"lead_in_s": lead_s, "first_s_max_rad_s": alt_first, "max_rad_s": alt_max})
+        if alt_first * (1.0 + RETRY_GAIN) < first_s and alt_max <= fastest:
+            report.update(triggered=True, tried=tried, lead_in_s=lead_s)
+            return alt, alt_info, report
+    report.update(triggered=True, tried=tried)
+    return q, info, report
+
+
 def retarget_motion(
     motion: HumanMotion, mapping: SkeletonMapping, cfg: RetargetConfig = RetargetConfig()
 ) -> RetargetResult:
     """Retarget a human motion (metres, z up) to the G1 at ``cfg.fps``.
 
     Steps: drop a leading bind pose -> resample -> targets (scale, ground, stance locking) -> IK per frame
-    (the first converged) -> joint low-pass -> root height fix.
+    (the first converged, after a lead-in) -> joint low-pass -> (a start on the wrong branch: again with a
+    longer lead-in, :func:`retry_start`) -> root height fix.
     """
     trimmed = leading_jump_frames(motion, mapping) if cfg.trim_bind_pose else 0
     if trimmed:
@@ -177,10 +248,9 @@ def retarget_motion(
     ik = _solver(tg.bodies, cfg.ik)
     t0 = time.perf_counter()
     first: dict = {}
-    q = solve_sequence(ik, tg, cfg.fps, first, cfg.lead_in_s)
+    q = _solve_smoothed(ik, tg, cfg, cfg.lead_in_s, first)
+    q, first, retry = retry_start(ik, tg, cfg, q, first)
     ik_s = time.perf_counter() - t0
-    if cfg.joint_smooth_hz > 0:
-        q = smooth_qpos(q, cfg.fps, cfg.joint_smooth_hz, ik.model)
     if cfg.ground_fix:
         q[:, 2] += root_height_offsets(sole_heights(q), tg.stance)
     meta = {
@@ -193,6 +263,7 @@ def retarget_motion(
         "stance_fraction": [float(x) for x in tg.stance.mean(axis=0)],
         "trimmed_start_frames": trimmed,  # at the file's rate
         "first_frame_ik": first,
+        "start_retry": retry,
         "config": _jsonable(asdict(cfg)),
     }
     clip = MotionClip(

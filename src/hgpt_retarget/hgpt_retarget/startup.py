@@ -43,7 +43,8 @@ def warm_first_second(motion: HumanMotion, mapping: SkeletonMapping, cfg: Retarg
 
     The motion (always without a leading bind pose) gets its first second, time-reversed, in front of it (a
     continuous lead-in that ends on the first frame); that is retargeted and its first second is cut
-    off again. Speeds are those of the clip's own first second.
+    off again. Speeds are those of the clip's own first second. The reference is solved without
+    :func:`~hgpt_retarget.retarget.retry_start` (the warm solve is the yardstick, not a candidate).
     """
     trimmed = leading_jump_frames(motion, mapping)  # a T-pose frame is not motion
     motion = motion.window(trimmed, motion.num_frames).resample(cfg.fps)
@@ -52,7 +53,9 @@ def warm_first_second(motion: HumanMotion, mapping: SkeletonMapping, cfg: Retarg
         return float("nan")
     lead = np.concatenate((pos[1 : n + 1][::-1], pos), axis=0)
     padded = HumanMotion(lead, motion.joint_names, cfg.fps, motion.skeleton, motion.name)
-    q = retarget_motion(padded, mapping, replace(cfg, trim_bind_pose=False)).clip.joint_pos
+    q = retarget_motion(
+        padded, mapping, replace(cfg, trim_bind_pose=False, lead_in_retry_s=())
+    ).clip.joint_pos
     v = np.abs(np.diff(q[n:], axis=0)).max(axis=1) * cfg.fps
     return float(v[:n].max())
 
@@ -93,6 +96,10 @@ def check_file(path: str, cfg: RetargetConfig | None = None) -> dict:
         "first_frame_iterations": ik["iterations"],
         "first_frame_converged": ik["converged"],
         "first_frame_residual_m": ik["position_m"],
+        "round_trip_rad": clip.meta["start_retry"]["round_trip_rad"],  # of the default lead-in
+        "start_retried": clip.meta["start_retry"]["triggered"],
+        "lead_in_s": clip.meta["start_retry"]["lead_in_s"],  # the lead-in the clip was solved with
+        "longer_lead_in": clip.meta["start_retry"]["lead_in_s"] != cfg.lead_in_s,  # the retry replaced it
         "quality": quality,  # hgpt_retarget.quality metrics of the clip
     }
 
@@ -102,8 +109,9 @@ def markdown(rows: list[dict]) -> str:
     ok = sorted((r for r in rows if "error" not in r), key=lambda r: -np.nan_to_num(r["ratio"]))
     head = (
         "| file | frames | first 1 s max [rad/s] | at [s] | p99 after [rad/s] | ratio | source ratio "
-        "| warm first 1 s max | spike | trimmed | first-frame iters | residual [m] |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+        "| warm first 1 s max | spike | trimmed | first-frame iters | residual [m] | round trip [rad] "
+        "| lead-in [s] |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in ok:
@@ -112,18 +120,22 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['after_p99_rad_s']:.1f} | {r['ratio']:.2f} | {r['source_ratio']:.2f} "
             f"| {r['warm_first_s_max_rad_s']:.1f} | {'SPIKE' if r['spike'] else '-'} "
             f"| {r['trimmed_start_frames']} | {r['first_frame_iterations']} "
-            f"| {r['first_frame_residual_m']:.3f} |"
+            f"| {r['first_frame_residual_m']:.3f} | {r['round_trip_rad']:.2f} | {r['lead_in_s']:g} |"
         )
     scored = [r for r in ok if np.isfinite(r["ratio"])]
     over = [r["name"] for r in scored if r["over_p99"]]
     spikes = [r["name"] for r in scored if r["spike"]]
     conv = sum(r["first_frame_converged"] for r in ok)
+    retried = [r for r in ok if r["start_retried"]]
+    longer = [r["name"] for r in retried if r["longer_lead_in"]]
     lines.append(
         f"\n{len(ok)} files retargeted, {len(rows) - len(ok)} failed; {len(scored)} long enough to score "
         f"(>= {2 * STARTUP_S:g} s); first 1 s max > p99 after: {len(over)}; of those faster than the warm "
         f"solve by > {WARM_TOLERANCE:.0%} (start-up spikes): {len(spikes)}"
         + (f" ({', '.join(spikes[:10])}{' ...' if len(spikes) > 10 else ''})" if spikes else "")
-        + f"; first frame converged: {conv}/{len(ok)}"
+        + f"; first frame converged: {conv}/{len(ok)}; start retried (round trip open and first 1 s > p99 "
+        f"after): {len(retried)}, solved with a longer lead-in: {len(longer)}"
+        + (f" ({', '.join(longer[:10])}{' ...' if len(longer) > 10 else ''})" if longer else "")
     )
     if ok:
         m = summary([r["quality"] for r in ok])
