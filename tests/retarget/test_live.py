@@ -7,7 +7,8 @@ import pytest
 
 from hgpt_core.g1 import JOINT_LIMITS, KNEES_BENT_POSE
 from hgpt_retarget.human import load_human
-from hgpt_retarget.live import LiveConfig, LiveRetargeter
+from hgpt_retarget.live import LiveRetargeter
+from hgpt_retarget.live_config import LiveConfig
 from hgpt_retarget.quality import startup_speeds
 
 FPS = 50.0

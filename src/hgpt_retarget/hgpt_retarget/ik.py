@@ -76,6 +76,24 @@ class IKConfig:
     """qpsolvers backend."""
 
 
+@dataclass(frozen=True)
+class FrameTargets:
+    """IK targets of one frame for B bodies (robot scale, world frame), as :meth:`G1IK.solve` takes them.
+
+    Shapes: pos (B, 3) [m], quat (B, 4) wxyz, pos_cost / ori_cost (B,) (0 disables a task), chain_dir (B, 3)
+    unit, chain_len (B,) [m]; ``chain_parent[b]`` is the index of the body a chained target hangs from, or -1
+    (see :class:`hgpt_retarget.targets.TargetSeq`, the same for a whole clip).
+    """
+
+    pos: np.ndarray
+    quat: np.ndarray
+    pos_cost: np.ndarray
+    ori_cost: np.ndarray
+    chain_parent: tuple[int, ...]
+    chain_dir: np.ndarray
+    chain_len: np.ndarray
+
+
 def _collision_pairs(model: mujoco.MjModel) -> list[tuple[list[str], list[str]]]:
     names = {model.geom(i).name for i in range(model.ngeom)}
     sides = ("left", "right")
