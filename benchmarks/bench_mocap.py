@@ -1,7 +1,7 @@
 """Benchmark: mocap datagram handling cost per datagram, against raw ``json.loads`` of the same bytes.
 
 Datagrams are made from real BVH (CMU 01_01: 31 joints, Bandai-Namco walk: 22 joints) with
-:class:`hgpt_retarget.mocap_udp.MocapUdpSender`, in four variants. Per datagram, in the same run and
+:class:`hgpt_retarget.mocap_send.MocapUdpSender`, in four variants. Per datagram, in the same run and
 interleaved (same machine state): ``json.loads`` alone; :meth:`MocapParser.parse` (decode, validate,
 units / up-axis conversion); parse + ``human_pose_to_msg`` (what mocap_source does before publishing).
 Reported: median and p99 [us] and the datagram size.
@@ -19,7 +19,8 @@ import numpy as np
 
 from hgpt_core.datasets import shared_data_dir
 from hgpt_retarget.human import load_human
-from hgpt_retarget.mocap_udp import MocapParser, MocapUdpSender, from_z_up_m
+from hgpt_retarget.mocap_send import MocapUdpSender, from_z_up_m
+from hgpt_retarget.mocap_udp import MocapParser
 
 
 def datagrams(motion, n: int, variant: str) -> list[bytes]:

@@ -69,7 +69,7 @@ def test_udp_mocap_to_reference(spawn_python, rclpy_init):
     try:
         spin(3.0)  # let both nodes start before the stream does
         sender = spawn_python(
-            "-m", "hgpt_retarget.mocap_udp", "send", str(bvh), "--port", str(port), "--rate", "100",
+            "-m", "hgpt_retarget.mocap_cli", "send", str(bvh), "--port", str(port), "--rate", "100",
             "--units", "cm", "--up", "y", "--duration", "15",
         )  # fmt: skip
         sent = 0

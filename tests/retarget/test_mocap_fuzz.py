@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from hgpt_retarget.human import load_human
-from hgpt_retarget.mocap_udp import REASONS, MocapParser, MocapUdpSender
+from hgpt_retarget.mocap_send import MocapUdpSender
+from hgpt_retarget.mocap_udp import REASONS, MocapParser
 
 N = 4000
 ODD_VALUES = [None, True, False, 0, -1, 2**70, 1e308, -1e308, 1e-320, "x", "", [], {}, [[]], [None], [1, 2],

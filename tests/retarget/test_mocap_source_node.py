@@ -16,7 +16,7 @@ pytest.importorskip("hgpt_msgs.msg", reason="hgpt_msgs not built (make setup)")
 from rclpy.parameter import Parameter  # noqa: E402
 
 from hgpt_retarget.human import load_human  # noqa: E402
-from hgpt_retarget.mocap_udp import MocapUdpSender, from_z_up_m  # noqa: E402
+from hgpt_retarget.mocap_send import MocapUdpSender, from_z_up_m  # noqa: E402
 from hgpt_retarget.msg_conv import human_pose_extras_from_msg, human_pose_from_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros

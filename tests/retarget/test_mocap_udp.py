@@ -14,16 +14,8 @@ import pytest
 
 from hgpt_core.rotations import quat_conj, quat_mul
 from hgpt_retarget.human import load_human
-from hgpt_retarget.mocap_udp import (
-    MAX_DATAGRAM_BYTES,
-    REASONS,
-    ClockMapper,
-    DatagramError,
-    MocapParser,
-    MocapUdpSender,
-    from_z_up_m,
-    stream_file,
-)
+from hgpt_retarget.mocap_send import MocapUdpSender, from_z_up_m, stream_file
+from hgpt_retarget.mocap_udp import MAX_DATAGRAM_BYTES, REASONS, ClockMapper, DatagramError, MocapParser
 
 
 @pytest.fixture(scope="module")

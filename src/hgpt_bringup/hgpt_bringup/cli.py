@@ -9,7 +9,7 @@ COMMANDS = {
     "run": ("hgpt_bringup.run", "compose a scenario's nodes in one process"),
     "clips": ("hgpt_core.cli", "inspect / convert G1 motion files"),
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
-    "mocap": ("hgpt_retarget.mocap_udp", "UDP mocap: stream a human file (send), check a bridge (listen)"),
+    "mocap": ("hgpt_retarget.mocap_cli", "UDP mocap: stream a human file (send), check a bridge (listen)"),
     "eval": ("hgpt_sim.evaluate", "policies side by side on clips in MuJoCo (SR, metrics, plots, video)"),
     "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
     "bag": ("hgpt_bringup.bag_cli", "record / play rosbag2 bags, cut them into motion clips, info"),

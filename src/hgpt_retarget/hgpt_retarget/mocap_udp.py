@@ -1,7 +1,8 @@
-"""The hgpt mocap datagram format (UDP, one UTF-8 JSON object per datagram): parser, sender, counters.
+"""The hgpt mocap datagram format (UDP, one UTF-8 JSON object per datagram): parser, counters.
 
 No ROS here: :mod:`hgpt_retarget.mocap_source_node` publishes what :class:`MocapParser` accepts; any mocap
-system is bridged by a script that sends these datagrams (docs/mocap.md has a 15-line Python sender).
+system is bridged by a script that sends these datagrams (docs/mocap.md has a 15-line Python sender; the
+reference sender is :mod:`hgpt_retarget.mocap_send`, the ``hgpt mocap`` CLI :mod:`hgpt_retarget.mocap_cli`).
 
 Format, version 1 (keys are case-sensitive; unknown keys are ignored)::
 
@@ -27,18 +28,12 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
 
 import numpy as np
-import tyro
 
-from hgpt_core.errors import HgptError
 from hgpt_core.rotations import quat_mul
 from hgpt_retarget.skeleton import UNITS, SkeletonError, available_skeletons, load_skeleton
 
@@ -74,7 +69,7 @@ REASONS = (
 """Every rejection reason a :class:`DatagramError` can carry (counter keys)."""
 
 # +90 deg about x: y-up -> z-up (as SkeletonMapping.up_to_z).
-_Y_TO_Z = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+Y_TO_Z = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 _Q_Y_TO_Z = np.array([math.sqrt(0.5), math.sqrt(0.5), 0.0, 0.0])  # wxyz
 
 
@@ -273,7 +268,7 @@ class MocapParser:
             raise DatagramError("nonfinite", "every joint is null")
         pos *= UNITS[units]
         if up == "y":
-            pos = pos @ _Y_TO_Z.T
+            pos = pos @ Y_TO_Z.T
         good = pos[finite]
         limbs = pos[body][finite[body]]  # the body only: some skeletons keep a root joint at the origin
         extent = float(np.linalg.norm(limbs.max(axis=0) - limbs.min(axis=0))) if len(limbs) else 0.0
@@ -350,237 +345,3 @@ class ClockMapper:
         if self.offset is None or o < self.offset or o - self.offset > self.reset_s:
             self.offset = o
         return t_sender + self.offset
-
-
-# ---- sender ----------------------------------------------------------------------------------------
-def _num(x: float, decimals: int | None) -> float | None:
-    if not math.isfinite(x):
-        return None
-    return round(x, decimals) if decimals is not None else x
-
-
-class MocapUdpSender:
-    """Encode frames in the hgpt mocap format and send them by UDP (the reference bridge).
-
-    Args:
-        host, port: Receiver address.
-        skeleton: Mapping name sent in every datagram.
-        names: Joint names; sent with the first datagram and then every ``names_every`` frames.
-        units, up: Units and up axis of the positions given to :meth:`send` (sent as is).
-        decimals: Round coordinates (None: exact round trip, 17 significant digits).
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = DEFAULT_PORT,
-        skeleton: str = "",
-        names: tuple[str, ...] | list[str] = (),
-        units: str = "m",
-        up: str = "z",
-        names_every: int = 50,
-        decimals: int | None = None,
-    ) -> None:
-        self.addr = (host, port)
-        self.skeleton, self.names, self.units, self.up = skeleton, list(names), units, up
-        self.names_every, self.decimals = names_every, decimals
-        self.frame = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-
-    def encode(
-        self,
-        positions: np.ndarray,
-        t: float,
-        frame: int,
-        quats: np.ndarray | None = None,
-        conf: np.ndarray | None = None,
-        with_names: bool = True,
-    ) -> bytes:
-        """One datagram for positions (J, 3) (NaN rows -> null), optional quats (J, 4) wxyz and conf (J,)."""
-        d = self.decimals
-        msg: dict = {"v": VERSION, "frame": int(frame), "t": float(t), "skeleton": self.skeleton}
-        if self.units != "m":
-            msg["units"] = self.units
-        if self.up != "z":
-            msg["up"] = self.up
-        if with_names and self.names:
-            msg["names"] = self.names
-        msg["pos"] = [
-            [_num(float(c), d) for c in p] if np.isfinite(p).all() else None for p in np.asarray(positions)
-        ]
-        if quats is not None:
-            msg["quat"] = [[float(c) for c in q] for q in np.asarray(quats)]
-        if conf is not None:
-            msg["conf"] = [float(c) for c in np.asarray(conf)]
-        return json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
-
-    def send(self, positions: np.ndarray, t: float, quats=None, conf=None) -> int:
-        """Send the next frame (counter kept here); returns the datagram size [bytes]."""
-        names = self.frame == 0 or (self.names_every > 0 and self.frame % self.names_every == 0)
-        data = self.encode(positions, t, self.frame, quats, conf, with_names=names)
-        self.sock.sendto(data, self.addr)
-        self.frame += 1
-        return len(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def from_z_up_m(positions: np.ndarray, units: str = "m", up: str = "z") -> np.ndarray:
-    """Metres / z up (HumanPose) -> ``units`` / ``up``: what a sender in that convention would send.
-
-    Raises:
-        ValueError: unknown ``units`` or ``up`` (the valid values named)."""
-    if units not in UNITS:
-        raise ValueError(f"units {units!r} is not valid; valid: {sorted(UNITS)}")
-    if up not in UP_AXES:
-        raise ValueError(f"up {up!r} is not valid; valid: {list(UP_AXES)}")
-    p = positions @ _Y_TO_Z if up == "y" else positions  # inverse rotation = transpose
-    return p / UNITS[units]
-
-
-def stream_file(
-    path: str,
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
-    rate: float = 0.0,
-    loop: bool = False,
-    speed: float = 1.0,
-    skeleton: str | None = None,
-    units: str = "m",
-    up: str = "z",
-    duration: float = 0.0,
-    log: bool = True,
-) -> int:
-    """Stream a human file (anything :func:`~hgpt_retarget.human.load_human` reads) in real time.
-
-    Args:
-        rate: Datagram rate [Hz] (0: the file's own frame rate).
-        loop: Start over at the end (the frame counter keeps increasing).
-        speed: Playback speed factor.
-        duration: Stop after this many seconds (0: at the end of the file, or never when looping).
-
-    Returns:
-        The number of datagrams sent.
-    """
-    from hgpt_retarget.human import load_human  # mujoco-free, but keeps this module's import light
-
-    motion, mapping = load_human(path, skeleton)
-    if rate > 0:
-        motion = motion.resample(rate)
-    pos = from_z_up_m(motion.positions, units, up)
-    sender = MocapUdpSender(host, port, mapping.name, motion.joint_names, units, up)
-    if log:
-        print(
-            f"hgpt mocap send: {path} ({mapping.name}, {motion.num_frames} frames at {motion.fps:.4g} Hz) "
-            f"-> udp://{host}:{port}",
-            flush=True,
-        )
-    dt = 1.0 / (motion.fps * speed)
-    t0 = time.monotonic()
-    try:
-        for i in _frames(motion.num_frames, loop):
-            target = t0 + sender.frame * dt
-            if duration > 0 and target - t0 >= duration:
-                break
-            delay = target - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            sender.send(pos[i], sender.frame * dt)  # capture time = send schedule
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sender.close()
-    return sender.frame
-
-
-def _frames(n: int, loop: bool) -> Iterator[int]:
-    while True:
-        yield from range(n)
-        if not loop:
-            return
-
-
-def listen(port: int = DEFAULT_PORT, host: str = "0.0.0.0", duration: float = 0.0) -> MocapStats:
-    """Receive and validate datagrams, printing one line per second (a bridge check without ROS)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((host, port))
-    sock.settimeout(0.2)
-    parser, t0, last_print = MocapParser(), time.monotonic(), time.monotonic()
-    frame = None
-    try:
-        while duration <= 0 or time.monotonic() - t0 < duration:
-            try:
-                data, addr = sock.recvfrom(MAX_DATAGRAM_BYTES + 1)
-                frame = parser.feed(data, addr) or frame
-                if parser.last_error is not None:
-                    print(f"rejected from {addr}: {parser.last_error}", flush=True)
-                    parser.last_error = None
-            except TimeoutError:
-                pass
-            if time.monotonic() - last_print >= 1.0:
-                last_print = time.monotonic()
-                where = f"frame {frame.frame} ({frame.skeleton}, {len(frame.names)} joints)" if frame else "-"
-                print(f"{parser.stats.summary()}; last {where}", flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
-    return parser.stats
-
-
-# ---- CLI: hgpt mocap send|listen --------------------------------------------------------------------
-@dataclass(frozen=True)
-class SendArgs:
-    """Stream a human motion file (.bvh .npy .npz .pt .pkl) as hgpt mocap datagrams over UDP."""
-
-    file: tyro.conf.Positional[str]
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    rate: float = 0.0
-    """Datagram rate [Hz] (0: the file's frame rate)."""
-    loop: bool = False
-    speed: float = 1.0
-    skeleton: str | None = None
-    """Skeleton mapping (None: detected from the file)."""
-    units: str = "m"
-    """Units to send in (m, cm, mm, inch)."""
-    up: str = "z"
-    """Up axis to send in (z, y)."""
-    duration: float = 0.0
-    """Stop after this many seconds (0: end of file, or never with --loop)."""
-
-
-@dataclass(frozen=True)
-class ListenArgs:
-    """Receive and validate hgpt mocap datagrams (check a bridge without ROS)."""
-
-    port: int = DEFAULT_PORT
-    host: str = "0.0.0.0"
-    duration: float = 0.0
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``hgpt mocap send FILE`` / ``hgpt mocap listen``."""
-    args = tyro.cli(
-        Annotated[SendArgs, tyro.conf.subcommand("send")]
-        | Annotated[ListenArgs, tyro.conf.subcommand("listen")],
-        args=argv,
-        prog=sys.argv[0] if argv is None else "hgpt mocap",
-    )
-    try:
-        if isinstance(args, SendArgs):
-            n = stream_file(
-                args.file, args.host, args.port, args.rate, args.loop, args.speed, args.skeleton, args.units,
-                args.up, args.duration,
-            )  # fmt: skip
-            print(f"hgpt mocap send: {n} datagrams sent", flush=True)
-        else:
-            listen(args.port, args.host, args.duration)
-    except (HgptError, OSError, ValueError, OverflowError) as exc:  # bad file, host, port, units: one line
-        print(f"hgpt mocap: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()
