@@ -17,7 +17,8 @@ def human_pose_from_msg(msg: HumanPose) -> tuple[tuple[str, ...], np.ndarray, fl
     names = tuple(msg.joint_names)
     pos = np.full((len(names), 3), np.nan)
     n = min(len(names), len(msg.positions))
-    pos[:n] = [(p.x, p.y, p.z) for p in msg.positions[:n]]
+    if n:  # (an empty list cannot be broadcast into (0, 3))
+        pos[:n] = [(p.x, p.y, p.z) for p in msg.positions[:n]]
     return names, pos, stamp_to_sec(msg.header.stamp)
 
 
