@@ -137,8 +137,9 @@ def test_only_the_live_policy_with_identical_metadata_drives_and_its_death_damps
         "-p",
         "start_mode:=track",
         "-p",
-        # Tolerate a loaded machine: on CI's 2 cores a bridge starting up starved the sim for 515 ms, the policy
-        # damped (stale state) and, by design, stays damped until asked again. Staleness has its own tests.
+        # Tolerate a loaded machine: on CI's 2 cores a bridge starting up starved the sim for 515 ms, the
+        # policy damped (stale state) and, by design, stays damped until asked again. Staleness has its own
+        # tests.
         "safety.state_timeout_s:=2.0",
     )
     doubled_bridge = start_bridge(spawn_g1, "bridge_doubled", str(tmp_path / "doubled.json"))  # dry run
