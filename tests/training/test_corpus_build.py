@@ -16,7 +16,8 @@ import pytest
 from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import MotionClip
-from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, main, time_warp
+from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, time_warp
+from hgpt_training.corpus_cli import main
 from hgpt_training.corpus_filter import shift_clip
 from hgpt_training.corpus_pack import DUPLICATE_TOL_RAD, DUPLICATE_TOL_S, assign_split, find_duplicates
 from hgpt_training.corpus_sources import CorpusSource
@@ -150,10 +151,10 @@ def test_seed_changes_splits_only(small_corpus, small_cfg, tmp_path):
 
 @pytest.mark.slow
 def test_killed_build_resumes_to_the_same_bytes(small_corpus, small_include, shared_data, tmp_path):
-    """SIGKILL of ``python -m hgpt_training.corpus build`` after its first unit; the re-run reuses the
+    """SIGKILL of ``python -m hgpt_training.corpus_cli build`` after its first unit; the re-run reuses the
     finished units, computes the rest and writes the same store as an uninterrupted build."""
     out = tmp_path / "k"
-    cmd = [sys.executable, "-m", "hgpt_training.corpus", "build", "--out", str(out), "--data-root",
+    cmd = [sys.executable, "-m", "hgpt_training.corpus_cli", "build", "--out", str(out), "--data-root",
            str(shared_data), "--include", *small_include, "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120.0
@@ -185,8 +186,8 @@ def test_one_command_builds_corpus_and_report(small_include, shared_data, tmp_pa
 
 
 def test_subset_and_full_presets(shared_data):
+    from hgpt_training.corpus_cli import AllConfig, resolve
     from hgpt_training.hme import PAEConfig
-    from hgpt_training.hme_report import AllConfig, resolve
 
     sub = resolve(AllConfig())
     assert sub.corpus.include == SUBSET_INCLUDE and sub.hme.corpus == sub.corpus.out

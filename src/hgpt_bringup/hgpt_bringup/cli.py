@@ -11,7 +11,7 @@ COMMANDS = {
     "retarget": ("hgpt_retarget.cli", "retarget human mocap files to G1 clips (quality report)"),
     "mocap": ("hgpt_retarget.mocap_cli", "UDP mocap: stream a human file (send), check a bridge (listen)"),
     "eval": ("hgpt_sim.evaluate", "policies side by side on clips in MuJoCo (SR, metrics, plots, video)"),
-    "corpus": ("hgpt_training.corpus", "build the motion corpus + HME clusters and report"),
+    "corpus": ("hgpt_training.corpus_cli", "build the motion corpus + HME clusters and report"),
     "bag": ("hgpt_bringup.bag_cli", "record / play rosbag2 bags, cut them into motion clips, info"),
     "viewer": ("hgpt_bringup.viewer_node", "live 3D web viewer of robot + reference (or a bag: --bag)"),
     "description": (

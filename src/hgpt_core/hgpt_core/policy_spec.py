@@ -22,6 +22,7 @@ from pathlib import Path
 from hgpt_core.datasets import shared_data_dir
 from hgpt_core.errors import MetadataMismatchError
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.twist2_meta import ONNX_NAME, twist2_metadata
 
 METADATA_KEY = "hgpt_metadata"
 """ONNX ``metadata_props`` key holding ``PolicyMetadata.to_json()``."""
@@ -80,8 +81,6 @@ def bundled_policy() -> Path:
 
 def twist2_default_onnx() -> Path:
     """The released TWIST2 ONNX: bundled with hgpt_policy (MIT, ``assets/twist2``), else ../shared/peers."""
-    from hgpt_core.twist2_meta import ONNX_NAME
-
     if TWIST2_BUNDLED is not None and (TWIST2_BUNDLED / ONNX_NAME).is_file():
         return TWIST2_BUNDLED / ONNX_NAME
     data = shared_data_dir()
@@ -170,6 +169,27 @@ def read_onnx_metadata(path: str | Path) -> PolicyMetadata:
     return PolicyMetadata.from_json(props[METADATA_KEY])
 
 
+def twist2_file_metadata(path: str | Path) -> PolicyMetadata:
+    """Metadata of a TWIST2 ONNX file.
+
+    The file's own ``hgpt_metadata`` when it carries one (gains, policy_id may differ from the release; the
+    layout, default pose and action scale may not), else :func:`twist2_metadata`.
+
+    Raises:
+        MetadataMismatchError: unreadable file, or file metadata that is not the TWIST2 layout.
+    """
+    props = read_onnx_props(path)
+    if METADATA_KEY not in props:
+        return twist2_metadata()
+    meta = PolicyMetadata.from_json(props[METADATA_KEY])
+    ref = twist2_metadata()
+    keys = ("joint_names", "default_joint_pos", "action_scale", "obs_terms", "control_dt", "context_len")
+    bad = [k for k in keys if getattr(meta, k) != getattr(ref, k)]
+    if bad:
+        raise MetadataMismatchError(f"{path}: its hgpt_metadata differs from the TWIST2 layout in {bad}")
+    return meta
+
+
 def policy_metadata(spec: str | PolicySpec) -> PolicyMetadata:
     """The metadata of the policy ``spec`` names, read without running it (a ``.pt`` needs torch).
 
@@ -184,8 +204,6 @@ def policy_metadata(spec: str | PolicySpec) -> PolicyMetadata:
         return BUILTIN_METADATA[ps.text]()
     assert ps.path is not None
     if ps.kind == "twist2":
-        from hgpt_core.twist2_meta import twist2_file_metadata
-
         return twist2_file_metadata(ps.path)
     if ps.kind == "json":
         return PolicyMetadata.from_json(ps.path.read_text())

@@ -7,11 +7,8 @@ Layout (../shared/peers/twist2/LAYOUT.md): ``obs(1432) = [cur(127) | hist(10 x 1
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from hgpt_core.errors import MetadataMismatchError
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.policy_meta import PolicyMetadata
 
@@ -50,26 +47,3 @@ def twist2_metadata() -> PolicyMetadata:
         inference="stacked_history",
         arch={"kind": "twist2_mlp", "source": "amazon-far/TWIST2 twist2_1017_20k.onnx (MIT)"},
     )
-
-
-def twist2_file_metadata(path: str | Path) -> PolicyMetadata:
-    """Metadata of a TWIST2 ONNX file.
-
-    The file's own ``hgpt_metadata`` when it carries one (gains, policy_id may differ from the release; the
-    layout, default pose and action scale may not), else :func:`twist2_metadata`.
-
-    Raises:
-        MetadataMismatchError: unreadable file, or file metadata that is not the TWIST2 layout.
-    """
-    from hgpt_core.policy_spec import METADATA_KEY, read_onnx_props
-
-    props = read_onnx_props(path)
-    if METADATA_KEY not in props:
-        return twist2_metadata()
-    meta = PolicyMetadata.from_json(props[METADATA_KEY])
-    ref = twist2_metadata()
-    keys = ("joint_names", "default_joint_pos", "action_scale", "obs_terms", "control_dt", "context_len")
-    bad = [k for k in keys if getattr(meta, k) != getattr(ref, k)]
-    if bad:
-        raise MetadataMismatchError(f"{path}: its hgpt_metadata differs from the TWIST2 layout in {bad}")
-    return meta

@@ -14,7 +14,7 @@ import numpy as np
 
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput
-from hgpt_core.policy_spec import twist2_default_onnx
+from hgpt_core.policy_spec import twist2_default_onnx, twist2_file_metadata
 from hgpt_core.rotations import quat_apply_inv, roll_pitch
 from hgpt_core.twist2_meta import (  # noqa: F401 - the layout, re-exported for the policy's users
     ACTION_SCALE,
@@ -27,7 +27,6 @@ from hgpt_core.twist2_meta import (  # noqa: F401 - the layout, re-exported for 
     TWIST2_DEFAULT_POSE,
     TWIST2_KD,
     TWIST2_KP,
-    twist2_file_metadata,
     twist2_metadata,
 )
 

@@ -1,16 +1,10 @@
-"""``hgpt corpus`` (= ``python -m hgpt_training.corpus``): the motion corpus and its HME report.
-
-Build: filter, 50 Hz, time-warp copies, split, sharded Arrow store.
+"""The motion corpus build: filter, 50 Hz, time-warp copies, split, sharded Arrow store.
 
 Stage 1, one work unit per source file (in this process, or as Ray tasks): load (retarget for human sources),
 resample to the control rate, filter, time-warp, write ``work/parts/<unit>.arrow`` + ``.json`` atomically.
 A unit whose ``.json`` exists with the same inputs and settings is skipped, so an interrupted build resumes.
 Stage 2 (driver, :mod:`hgpt_training.corpus_pack`): deduplicate, split by source clip, pack shards, manifest.
-
-    hgpt corpus all                                   # CI subset (G1 + human): corpus + HME report, ~1 min
-    hgpt corpus all --full                            # every source -> outputs/corpus_full (+ /hme)
-    hgpt corpus build --out outputs/corpus            # corpus only, every G1 source, one process
-    hgpt corpus build --out outputs/corpus --executor ray   # same bytes, Ray tasks (local or --ray-address)
+The command line (``hgpt corpus``) is :mod:`hgpt_training.corpus_cli`.
 """
 
 from __future__ import annotations
@@ -26,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tyro
 from tqdm import tqdm
 
 from hgpt_core.datasets import shared_data_dir
@@ -64,8 +57,8 @@ SUBSET_INCLUDE: tuple[str, ...] = (
     "motions/human/holosoma_demo_data/OMOMO_new/*.pt",
 )
 """The CI subset of ``hgpt corpus all`` (every kind of source, walks, kicks, dances, the object-interaction
-clips that must be rejected, a G1 twin pair for the duplicate rule, a too short clip): 43 files, about a
-minute on 2 cores."""
+clips that must be rejected, a G1 twin pair for the duplicate rule, a too short clip): 43 files, about 3
+minutes on 2 cores with the HME report (``hgpt corpus all``)."""
 
 CORPUS_CODE_VERSION = 1  # bump when a unit's output changes for the same inputs and settings
 SIGNATURE_STEP = 25  # frames at 50 Hz between the joint samples of a clip's duplicate signature
@@ -98,7 +91,7 @@ class CorpusConfig:
     """Rows per shard (an entry is never split; a longer one gets its own shard)."""
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
-    """Ray cluster address (None = start a local Ray with num_cpus). Workers must see ``out`` (shared FS)."""
+    """Ray cluster address (None = start a local Ray with num_cpus). Workers must see out (shared FS)."""
     num_cpus: int = 2
     units_per_task: int = 4
     """Clips per Ray task."""
@@ -367,25 +360,3 @@ def print_summary(manifest: dict) -> None:
         row = (name, v["licence"], v["clips"], v["accepted_clips"], v["frames_50hz"], v["frames_augmented"])
         print("| {} | {} | {} | {} | {} | {} |".format(*row))
     print(f"rejections by rule: {s['rejections_by_rule']}; frames per split: {s['frames_per_split']}")
-
-
-def build_cmd(cfg: CorpusConfig) -> None:
-    """Build the corpus."""
-    r = build(cfg)
-    print_summary(r.manifest)
-    print(
-        f"{cfg.out}: {r.computed} clips processed, {r.skipped} reused, packed={r.packed}, {r.seconds:.1f} s"
-    )
-
-
-def main() -> None:
-    """``hgpt corpus`` / ``python -m hgpt_training.corpus``: subcommands build, hme, all."""
-    from hgpt_training.hme_report import AllConfig, HMEConfig, all_cmd, hme_cmd
-
-    cmds = {"build": (CorpusConfig, build_cmd), "hme": (HMEConfig, hme_cmd), "all": (AllConfig, all_cmd)}
-    cfg = tyro.extras.subcommand_cli_from_dict({k: t for k, (t, _) in cmds.items()}, description=__doc__)
-    next(run for t, run in cmds.values() if isinstance(cfg, t))(cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -40,7 +40,7 @@ class FilterConfig:
     """Fraction of frames with the pelvis z axis up (> 0.3) required."""
     min_pelvis_height_m: float = 0.25
     max_low_pelvis_fraction: float = 0.05
-    """Fraction of frames allowed with the pelvis below ``min_pelvis_height_m``."""
+    """Fraction of frames allowed with the pelvis below min_pelvis_height_m."""
     max_penetration_fraction: float = 0.05
     max_floating_fraction: float = 0.3
     """Frames with the lowest foot above 0.10 m (jumps are brief)."""

@@ -59,7 +59,7 @@ class PAEConfig:
     hidden: int = 32
     """Hidden channels of the root encoder and of the decoder."""
     kernel: int = 9
-    """Odd; the encoder sees ``kernel - 1`` frames of context on each side of the window."""
+    """Odd; the encoder sees kernel - 1 frames of context on each side of the window."""
     epochs: int = 20
     batch: int = 64
     lr: float = 1e-3

@@ -1,4 +1,4 @@
-"""``hgpt corpus hme`` / ``all``: train the HME autoencoder on a built corpus, embed, cluster, report.
+"""HME on a built corpus: train the autoencoder, embed, cluster, report (CLI: ``hgpt corpus hme``).
 
 Reads top to bottom: HMEConfig, setup (readers, sequences), PAE training (checkpointed), embedding,
 clustering, weights, files (embedding.npz, clusters.json) and the report (:mod:`hgpt_training.hme_plots`).
@@ -18,8 +18,6 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 
 from hgpt_core.motion import atomic_write_bytes
-from hgpt_training.corpus import SUBSET_INCLUDE, CorpusConfig, build, print_summary
-from hgpt_training.corpus_sources import retargeter_available
 from hgpt_training.corpus_store import CorpusReader
 from hgpt_training.hme import FEATURE_FIELDS, PAEConfig, embed_segments, segments, train_pae
 from hgpt_training.hme_cluster import (
@@ -159,61 +157,3 @@ def cluster_sampling(hme_dir: Path, reader: CorpusReader) -> tuple[np.ndarray, n
     ranges = np.array([(index[s["entry_id"]], s["start"], s["stop"]) for s in seqs], dtype=np.int64)
     weights = np.array([s["weight"] for s in seqs])
     return ranges, weights / weights.sum(), np.array([s["cluster"] for s in seqs])
-
-
-def hme_cmd(cfg: HMEConfig) -> None:
-    """Train HME on a built corpus, cluster it and write the report."""
-    r = run_hme(cfg)
-    print(f"HME report: {r.out / 'report.md'} ({r.seconds:.1f} s)")
-
-
-SUBSET_PAE = PAEConfig(epochs=8, steps_per_epoch=40)
-"""Autoencoder training of the CI subset (~1 min on 2 cores); ``--full`` uses the PAEConfig defaults."""
-
-
-def _subset_corpus() -> CorpusConfig:
-    return CorpusConfig(out=Path("outputs/corpus_subset"), include=SUBSET_INCLUDE, include_human=True)
-
-
-def _subset_hme() -> HMEConfig:
-    return HMEConfig(pae=SUBSET_PAE)
-
-
-@dataclass(frozen=True)
-class AllConfig:
-    """Build the corpus, then HME + report on it (hme.corpus is set to corpus.out).
-
-    Default: the CI subset (``corpus.include`` = SUBSET_INCLUDE, G1 + human, SUBSET_PAE; a couple of minutes
-    on 2 cores) into outputs/corpus_subset. ``--full``: every file of every source into outputs/corpus_full.
-    """
-
-    corpus: CorpusConfig = field(default_factory=_subset_corpus)
-    hme: HMEConfig = field(default_factory=_subset_hme)
-    full: bool = False
-    """Every file of every source (corpus.include ignored); out defaults to outputs/corpus_full and the
-    autoencoder trains with the PAEConfig defaults (20 epochs x 50 batches) unless set."""
-
-
-def resolve(cfg: AllConfig) -> AllConfig:
-    """Apply ``full`` and drop the human sources (with a note) when hgpt_retarget is not installed."""
-    corpus, hme = cfg.corpus, cfg.hme
-    if cfg.full:
-        out = Path("outputs/corpus_full") if corpus.out == _subset_corpus().out else corpus.out
-        corpus = dataclasses.replace(corpus, include=(), out=out)
-        if hme.pae == SUBSET_PAE:
-            hme = dataclasses.replace(hme, pae=PAEConfig())
-    if corpus.include_human and not retargeter_available():
-        print("hgpt_retarget not installed: building without the human sources")
-        corpus = dataclasses.replace(corpus, include_human=False)
-    return dataclasses.replace(cfg, corpus=corpus, hme=dataclasses.replace(hme, corpus=corpus.out))
-
-
-def all_cmd(cfg: AllConfig) -> None:
-    """Build the corpus and its HME report in one go."""
-    t0 = time.perf_counter()
-    cfg = resolve(cfg)
-    b = build(cfg.corpus)
-    print_summary(b.manifest)
-    print(f"corpus: {b.computed} clips processed, {b.skipped} reused, {b.seconds:.1f} s")
-    r = run_hme(cfg.hme)
-    print(f"HME: {r.seconds:.1f} s; report {r.out / 'report.md'}; total {time.perf_counter() - t0:.1f} s")
