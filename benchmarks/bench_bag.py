@@ -43,7 +43,7 @@ def real_messages() -> list[tuple[str, str, int, bytes]]:
     for k in range(r.num_frames):
         t_ns = 10**12 + k * 20_000_000
         stamp = Time(sec=t_ns // 10**9, nanosec=t_ns % 10**9)
-        m = reference_frame_to_msg(player.frame(k / r.fps), stamp, r.name)
+        m = reference_frame_to_msg(player.frame(k / r.fps), stamp, r.name, player.frame_index(k / r.fps))
         out.append(("/hgpt/reference", "hgpt_msgs/msg/MotionReference", t_ns, serialize_message(m)))
         s = {
             "q": r.joint_pos[k], "dq": r.joint_vel[k], "tau_est": np.zeros(29), "quat": r.root_quat[k],

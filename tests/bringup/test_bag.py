@@ -57,12 +57,15 @@ def messages(walk):
     for k in range(ref.num_frames):
         t = T0 + k / ref.fps
         if not GAP[0] <= k < GAP[1]:
-            m = reference_frame_to_msg(walk.frame(k / ref.fps), _stamp(t), ref.name)
+            m = reference_frame_to_msg(
+                walk.frame(k / ref.fps), _stamp(t), ref.name, walk.frame_index(k / ref.fps)
+            )
             out.append((REF, "hgpt_msgs/msg/MotionReference", int(t * 1e9) + 1000, serialize_message(m)))
         s = {
-            "q": ref.joint_pos[k], "dq": ref.joint_vel[k], "tau_est": np.zeros(29), "quat": ref.root_quat[k],
-            "gyro": np.zeros(3), "acc": np.array([0, 0, 9.81]), "root_pos": ref.root_pos_w[k],
-            "root_lin_vel_w": ref.root_lin_vel_w[k], "root_ang_vel_w": ref.root_ang_vel_w[k],
+            "q": ref.joint_pos[k], "dq": ref.joint_vel[k], "tau_est": np.zeros(29),
+            "quat": ref.root_quat_w[k], "gyro": np.zeros(3), "acc": np.array([0, 0, 9.81]),
+            "root_pos": ref.root_pos_w[k], "root_lin_vel_w": ref.root_lin_vel_w[k],
+            "root_ang_vel_w": ref.root_ang_vel_w[k],
         }  # fmt: skip
         out.append(
             (
@@ -74,7 +77,9 @@ def messages(walk):
         )
     t_end = T0 + ref.num_frames / ref.fps
     for k in range(15):  # 0.3 s of another clip: too short, dropped
-        m = reference_frame_to_msg(walk.frame(k / ref.fps), _stamp(t_end + k / ref.fps), "other")
+        m = reference_frame_to_msg(
+            walk.frame(k / ref.fps), _stamp(t_end + k / ref.fps), "other", walk.frame_index(k / ref.fps)
+        )
         out.append(
             (REF, "hgpt_msgs/msg/MotionReference", int((t_end + k / ref.fps) * 1e9), serialize_message(m))
         )
@@ -135,7 +140,7 @@ def test_to_clips_round_trip(bag, walk, tmp_path):
         assert clip.source == f"{bag}:{REF}"
         np.testing.assert_allclose(clip.joint_pos, ref.joint_pos[frames], atol=1e-6)  # float32 in the file
         np.testing.assert_allclose(clip.root_pos, ref.root_pos_w[frames], atol=1e-6)
-        dots = np.abs(np.sum(clip.root_quat * ref.root_quat[frames], axis=1))
+        dots = np.abs(np.sum(clip.root_quat * ref.root_quat_w[frames], axis=1))
         assert dots.min() > 1 - 1e-6
     summary = json.loads((tmp_path / "clips/walk.reference.clips.json").read_text())
     assert [c["frames"] for c in summary["clips"]] == [GAP[0], ref.num_frames - GAP[1]]
@@ -155,7 +160,7 @@ def test_resamples_to_50hz(tmp_path, walk):
     msgs = []
     for k in range(400):
         t = k / 100
-        m = reference_frame_to_msg(walk.frame(t), _stamp(T0 + t), "walk")
+        m = reference_frame_to_msg(walk.frame(t), _stamp(T0 + t), "walk", walk.frame_index(t))
         m.frame_index = k  # a live stream counts up
         msgs.append((REF, "hgpt_msgs/msg/MotionReference", int((T0 + t) * 1e9), serialize_message(m)))
     _write(tmp_path / "b100", msgs)

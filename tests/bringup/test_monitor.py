@@ -83,7 +83,7 @@ def _feed_root(mon, ref, n, root_shift=(0.0, 0.0, 0.0), rot=None, dq_offset=None
 
     for k in range(start, start + n):
         ns = k * DT_NS
-        rq = ref.root_quat[k]
+        rq = ref.root_quat_w[k]
         mon.on_reference(ns, ref.joint_pos[k], ref.joint_vel[k], True, ref.root_pos_w[k], rq)
         mon.on_command(ns, ref.joint_pos[k], np.ones(29), 2)
         q = ref.joint_pos[k] if dq_offset is None else ref.joint_pos[k] + dq_offset

@@ -47,11 +47,11 @@ def _inp(ref, privileged=False):
     return ObsInput(
         joint_pos=ref.joint_pos,
         joint_vel=ref.joint_vel,
-        base_quat=ref.root_quat,
+        base_quat=ref.root_quat_w,
         base_ang_vel_b=np.zeros((t, 3)),
         last_action=np.zeros((t, 29)),
         ref_root_pos_w=ref.root_pos_w,
-        ref_root_quat=ref.root_quat,
+        ref_root_quat=ref.root_quat_w,
         ref_root_lin_vel_w=ref.root_lin_vel_w,
         ref_root_ang_vel_w=ref.root_ang_vel_w,
         ref_joint_pos=ref.joint_pos,

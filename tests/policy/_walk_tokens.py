@@ -11,7 +11,6 @@ from hgpt_core.formats import load_clip
 from hgpt_core.g1 import G1Spec
 from hgpt_core.obs import DEPLOY_OBS_TERMS, ObsInput, build_obs
 from hgpt_core.reference import ReferenceMotion
-from hgpt_core.rotations import quat_apply_inv
 
 WALK = "motions/g1/lafan1/walk1_subject1.csv"
 
@@ -23,21 +22,8 @@ def walk_tokens(shared_data: Path) -> np.ndarray:
     clip = load_clip(shared_data / WALK, fps=30).slice(0, 1800)  # the first minute: ~3000 tokens
     ref = ReferenceMotion.from_clip(clip)
     default = G1Spec().default_joint_pos
-    now, nxt = slice(0, -1), slice(1, None)
-    inp = ObsInput(
-        joint_pos=ref.joint_pos[now],
-        joint_vel=ref.joint_vel[now],
-        base_quat=ref.root_quat[now],
-        base_ang_vel_b=quat_apply_inv(ref.root_quat[now], ref.root_ang_vel_w[now]),
-        last_action=(ref.joint_pos[now] - default) / 0.25,
-        ref_root_pos_w=ref.root_pos_w[nxt],
-        ref_root_quat=ref.root_quat[nxt],
-        ref_root_lin_vel_w=ref.root_lin_vel_w[nxt],
-        ref_root_ang_vel_w=ref.root_ang_vel_w[nxt],
-        ref_joint_pos=ref.joint_pos[nxt],
-        ref_joint_vel=ref.joint_vel[nxt],
-        default_joint_pos=default,
-    )
+    now, nxt = ref.select(slice(0, -1)), ref.select(slice(1, None))
+    inp = ObsInput.from_state(now.as_robot_state(), nxt, (now.joint_pos - default) / 0.25, default)
     tokens = build_obs(inp, DEPLOY_OBS_TERMS)
     assert np.isfinite(tokens).all()
     return tokens

@@ -7,12 +7,11 @@ from hgpt_core.formats import load_clip
 from hgpt_core.g1 import G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.reference import ReferenceMotion
+from hgpt_core.state import ReferenceFrame, RobotState
 from hgpt_policy.controller import (
     ControllerConfig,
     Mode,
     PolicyController,
-    ReferenceSample,
-    RobotSample,
     TokenPolicy,
 )
 
@@ -47,29 +46,28 @@ def ref(shared_data_or_skip):
     return ReferenceMotion.from_clip(clip)
 
 
-def state(t, q=None, quat=UPRIGHT):
+def state(t, q=None, quat=UPRIGHT) -> tuple[RobotState, float]:
+    """(a measured state, its receive stamp t [s]) for ``ctrl.on_state(*state(t))``."""
     q = G1Spec().default_joint_pos.copy() if q is None else q
-    return RobotSample(q=q, dq=np.zeros(29), quat=quat, gyro=np.zeros(3), stamp=t)
+    return RobotState(joint_pos=q, joint_vel=np.zeros(29), root_quat_w=quat, root_ang_vel_b=np.zeros(3)), t
 
 
-def ref_sample(ref, i, t):
-    return ReferenceSample(
-        ref.root_pos_w[i], ref.root_quat[i], ref.root_lin_vel_w[i], ref.root_ang_vel_w[i],
-        ref.joint_pos[i], ref.joint_vel[i], t,
-    )  # fmt: skip
+def ref_sample(ref, i, t) -> tuple[ReferenceFrame, float]:
+    """(frame i of the clip, its receive stamp t [s]) for ``ctrl.on_reference(*ref_sample(...))``."""
+    return ref.select(i), t
 
 
 def run_to_track(ctrl, ref, t0=0.0):
-    ctrl.on_state(state(t0))
+    ctrl.on_state(*state(t0))
     assert ctrl.set_mode(Mode.STAND)[0]
     t = t0
     for _ in range(int(2.2 / 0.02)):
         t += 0.02
-        ctrl.on_state(state(t))
+        ctrl.on_state(*state(t))
         cmd, st = ctrl.tick(t)
         assert cmd.mode == Mode.STAND
     assert ctrl.set_mode(Mode.TRACK)[0]
-    ctrl.on_reference(ref_sample(ref, 0, t))
+    ctrl.on_reference(*ref_sample(ref, 0, t))
     return t
 
 
@@ -85,12 +83,12 @@ def test_starts_damped_and_track_needs_stand():
 def test_stand_ramps_from_measured_pose_to_default():
     ctrl = PolicyController(ConstantPolicy(), cfg=ControllerConfig(stand_ramp_s=1.0))
     q0 = np.zeros(29)
-    ctrl.on_state(state(0.0, q0))
+    ctrl.on_state(*state(0.0, q0))
     ctrl.set_mode(Mode.STAND)
     targets = []
     for k in range(60):
         t = 0.02 * k
-        ctrl.on_state(state(t, q0))
+        ctrl.on_state(*state(t, q0))
         cmd, st = ctrl.tick(t)
         targets.append(cmd.q)
     d = G1Spec().default_joint_pos
@@ -106,8 +104,8 @@ def test_tracks_with_real_reference_and_builds_161_token(ref):
     t = run_to_track(ctrl, ref)
     for i in range(1, 20):
         t += 0.02
-        ctrl.on_state(state(t))
-        ctrl.on_reference(ref_sample(ref, i, t))
+        ctrl.on_state(*state(t))
+        ctrl.on_reference(*ref_sample(ref, i, t))
         cmd, st = ctrl.tick(t)
     assert cmd.mode == Mode.TRACK and st.state == "tracking"
     assert pol.runtime.seen[-1].shape == (161,) and np.isfinite(pol.runtime.seen[-1]).all()
@@ -118,17 +116,17 @@ def test_tracks_with_real_reference_and_builds_161_token(ref):
 def test_stale_reference_holds_then_damps(ref):
     ctrl = PolicyController(ConstantPolicy())
     t = run_to_track(ctrl, ref)
-    ctrl.on_state(state(t + 0.02))
+    ctrl.on_state(*state(t + 0.02))
     cmd, _ = ctrl.tick(t + 0.02)
     assert cmd.mode == Mode.TRACK
-    ctrl.on_state(state(t + 0.2))
+    ctrl.on_state(*state(t + 0.2))
     cmd, st = ctrl.tick(t + 0.2)
     assert cmd.mode == Mode.HOLD and any("stale" in w for w in st.warnings)
-    ctrl.on_state(state(t + 0.8))
+    ctrl.on_state(*state(t + 0.8))
     cmd, st = ctrl.tick(t + 0.8)
     assert cmd.mode == Mode.DAMP and st.state == "reference_lost"
-    ctrl.on_reference(ref_sample(ref, 5, t + 0.82))
-    ctrl.on_state(state(t + 0.82))
+    ctrl.on_reference(*ref_sample(ref, 5, t + 0.82))
+    ctrl.on_state(*state(t + 0.82))
     assert ctrl.tick(t + 0.82)[0].mode == Mode.DAMP  # no silent restart: a new STAND request is needed
 
 
@@ -137,9 +135,9 @@ def test_stale_or_nan_state_damps(ref):
     t = run_to_track(ctrl, ref)
     cmd, st = ctrl.tick(t + 0.5)  # no new state for 0.5 s
     assert cmd.mode == Mode.DAMP and st.state == "stale_robot_state"
-    bad = state(t + 0.52)
-    bad.q[3] = np.nan
-    ctrl.on_state(bad)
+    bad, stamp = state(t + 0.52)
+    bad.joint_pos[3] = np.nan
+    ctrl.on_state(bad, stamp)
     cmd, st = ctrl.tick(t + 0.52)
     assert cmd.mode == Mode.DAMP and st.fault and np.isfinite(cmd.q).all()
 
@@ -147,7 +145,7 @@ def test_stale_or_nan_state_damps(ref):
 def test_nan_policy_output_latches_fault_until_acknowledged(ref):
     ctrl = PolicyController(ConstantPolicy(np.full(29, np.nan)))
     t = run_to_track(ctrl, ref)
-    ctrl.on_state(state(t + 0.02))
+    ctrl.on_state(*state(t + 0.02))
     cmd, st = ctrl.tick(t + 0.02)
     assert cmd.mode == Mode.DAMP and st.fault and "non-finite" in st.reason
     ok, msg = ctrl.set_mode(Mode.STAND)
@@ -159,7 +157,7 @@ def test_fall_detector_damps(ref):
     ctrl = PolicyController(ConstantPolicy())
     t = run_to_track(ctrl, ref)
     tilted = np.array([np.cos(0.7), np.sin(0.7), 0, 0])  # 80 deg roll
-    ctrl.on_state(state(t + 0.02, quat=tilted))
+    ctrl.on_state(*state(t + 0.02, quat=tilted))
     cmd, st = ctrl.tick(t + 0.02)
     assert cmd.mode == Mode.DAMP and st.fault and "fall" in st.reason
 
@@ -168,7 +166,7 @@ def test_targets_clamped_and_rate_limited(ref):
     ctrl = PolicyController(ConstantPolicy(np.full(29, 100.0)))
     t = run_to_track(ctrl, ref)
     prev = ctrl.last_target.copy()
-    ctrl.on_state(state(t + 0.02))
+    ctrl.on_state(*state(t + 0.02))
     cmd, st = ctrl.tick(t + 0.02)
     spec = G1Spec()
     assert np.all(cmd.q <= spec.joint_limits[:, 1] + 1e-12)
@@ -179,26 +177,26 @@ def test_targets_clamped_and_rate_limited(ref):
 def test_request_made_while_damped_survives_a_stale_start():
     ctrl = PolicyController(ConstantPolicy())
     assert ctrl.set_mode(Mode.STAND)[0]
-    ctrl.on_state(state(0.0))
+    ctrl.on_state(*state(0.0))
     assert ctrl.tick(0.5)[1].state == "stale_robot_state"  # the bridge hiccuped before anything moved
-    ctrl.on_state(state(0.52))
+    ctrl.on_state(*state(0.52))
     assert ctrl.tick(0.52)[0].mode == Mode.STAND  # the pending request goes ahead
 
 
 def test_track_request_before_any_reference_stands_and_waits(ref):
     """A start-up TRACK request while the reference source still starts: hold the default pose, then track."""
     ctrl = PolicyController(ConstantPolicy())
-    ctrl.on_state(state(0.0))
+    ctrl.on_state(*state(0.0))
     ctrl.requested = Mode.TRACK  # what policy_node's start_mode:=track does
     t = 0.0
     for _ in range(int(3.0 / 0.02)):  # longer than the stand ramp and than ref_damp_s
         t += 0.02
-        ctrl.on_state(state(t))
+        ctrl.on_state(*state(t))
         cmd, st = ctrl.tick(t)
         assert cmd.mode == Mode.STAND
     assert st.state == "waiting_for_reference"
-    ctrl.on_reference(ref_sample(ref, 0, t))
-    ctrl.on_state(state(t + 0.02))
+    ctrl.on_reference(*ref_sample(ref, 0, t))
+    ctrl.on_state(*state(t + 0.02))
     assert ctrl.tick(t + 0.02)[0].mode == Mode.TRACK
 
 
@@ -206,12 +204,12 @@ def test_imu_quaternion_is_normalised_within_tolerance_and_a_fault_beyond(ref):
     """Issue 15 item 5: a non-unit or zero quaternion changed commands by up to 2 rad and hid a fall."""
     ctrl = PolicyController(ConstantPolicy())
     t = run_to_track(ctrl, ref)
-    ctrl.on_reference(ref_sample(ref, 1, t + 0.02))
-    ctrl.on_state(state(t + 0.02, quat=UPRIGHT * 1.05))  # within 0.1: normalised, still tracking
+    ctrl.on_reference(*ref_sample(ref, 1, t + 0.02))
+    ctrl.on_state(*state(t + 0.02, quat=UPRIGHT * 1.05))  # within 0.1: normalised, still tracking
     cmd, st = ctrl.tick(t + 0.02)
-    assert cmd.mode == Mode.TRACK and np.isclose(np.linalg.norm(ctrl.state.quat), 1.0)
+    assert cmd.mode == Mode.TRACK and np.isclose(np.linalg.norm(ctrl.state.root_quat_w), 1.0)
     for bad in (np.zeros(4), UPRIGHT * 0.5, UPRIGHT * 3.0):
-        ctrl.on_state(state(t + 0.04, quat=bad))
+        ctrl.on_state(*state(t + 0.04, quat=bad))
         cmd, st = ctrl.tick(t + 0.04)
         assert cmd.mode == Mode.DAMP and st.fault and "IMU quaternion norm" in st.reason
         assert (cmd.kp == 0).all()
@@ -222,7 +220,7 @@ def test_an_old_or_future_state_stamp_damps(ref):
     ctrl = PolicyController(ConstantPolicy())
     t = run_to_track(ctrl, ref)
     for stamp in (t - 5.0, t + 5.0):
-        ctrl.on_reference(ref_sample(ref, 1, t))
-        ctrl.on_state(state(stamp))
+        ctrl.on_reference(*ref_sample(ref, 1, t))
+        ctrl.on_state(*state(stamp))
         cmd, st = ctrl.tick(t)
         assert cmd.mode == Mode.DAMP and st.state == "stale_robot_state", st

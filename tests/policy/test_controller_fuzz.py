@@ -12,7 +12,7 @@ from hgpt_core.g1 import KNEES_BENT_POSE, G1Spec
 from hgpt_msgs.msg import MotionReference, RobotState
 from hgpt_policy.controller import Mode, PolicyController
 from hgpt_policy.loader import load_tracking_policy
-from hgpt_policy.msg_conv import reference_sample_from_msg, robot_sample_from_msg
+from hgpt_policy.msg_conv import reference_frame_from_msg, robot_state_from_msg
 
 ODD = [np.nan, np.inf, -np.inf, 1e308, -1e308, 0.0, 1e-320, 7.0]
 
@@ -65,19 +65,21 @@ def test_random_messages_never_escape_and_damp_when_unusable(spec, n):
             ctrl.set_mode(Mode(int(rng.integers(0, 4))))  # HOLD is refused: set_mode says so, never raises
         garbage = rng.random() < 0.3
         age = float(rng.choice([0.0, 0.0, 0.0, 5.0, -3.0, 0.15]))  # fresh, old, future, just stale
-        ctrl.on_state(robot_sample_from_msg(robot_state(rng, t, garbage), t - age))
+        ctrl.on_state(robot_state_from_msg(robot_state(rng, t, garbage)), t - age)
         if rng.random() < 0.8:
-            sample = reference_sample_from_msg(reference(rng, rng.random() < 0.3), t)
-            if sample is not None:
-                ctrl.on_reference(sample)
+            frame = reference_frame_from_msg(reference(rng, rng.random() < 0.3))
+            if frame is not None:
+                ctrl.on_reference(frame, t)
         cmd, st = ctrl.tick(t)
         modes.add(cmd.mode)
         assert np.isfinite(cmd.q).all() and np.isfinite(cmd.kp).all() and np.isfinite(cmd.kd).all(), k
         assert (cmd.kp >= 0).all() and (cmd.kd >= 0).all()
         s = ctrl.state
         usable = (
-            np.isfinite(s.q).all() and np.isfinite(s.dq).all() and np.isfinite(s.quat).all()
-            and np.isfinite(s.gyro).all() and abs(np.linalg.norm(s.quat) - 1.0) <= 0.1 and age <= 0.1
+            np.isfinite(s.joint_pos).all() and np.isfinite(s.joint_vel).all()
+            and np.isfinite(s.root_quat_w).all() and np.isfinite(s.root_ang_vel_b).all()
+            and abs(np.linalg.norm(s.root_quat_w) - 1.0) <= 0.1
+            and age <= 0.1
             and age >= -0.5
         )  # fmt: skip
         if not usable:

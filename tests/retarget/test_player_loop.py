@@ -26,7 +26,7 @@ def short_walk(tmp_path_factory):
 
 def speeds(frames) -> tuple[float, float]:
     """Largest root speed [m/s] and joint speed [rad/s] between consecutive frames at DT."""
-    pos = np.array([f.root_pos for f in frames])
+    pos = np.array([f.root_pos_w for f in frames])
     q = np.array([f.joint_pos for f in frames])
     root = np.linalg.norm(np.diff(pos, axis=0), axis=1).max() / DT
     return float(root), float(np.abs(np.diff(q, axis=0)).max() / DT)
@@ -50,12 +50,12 @@ def test_loop_restart_is_reanchored_and_blended(short_walk):
     assert root <= CFG.max_root_speed + 1e-9 and joints <= CFG.max_joint_speed + 1e-9
     assert sum(e.startswith("reanchor") for e in events) == 2, [e for e in events if e]
     # it keeps walking forward after a restart instead of jumping back: x grows over the whole run
-    one_loop = np.linalg.norm(raw_frames[99].root_pos[:2] - raw_frames[0].root_pos[:2])  # 1.98 s of walk
+    one_loop = np.linalg.norm(raw_frames[99].root_pos_w[:2] - raw_frames[0].root_pos_w[:2])  # 1.98 s of walk
     assert one_loop > 1.0
-    assert np.linalg.norm(frames[-1].root_pos[:2] - frames[0].root_pos[:2]) > 2 * one_loop
+    assert np.linalg.norm(frames[-1].root_pos_w[:2] - frames[0].root_pos_w[:2]) > 2 * one_loop
     assert filt(player.frame(times[-1]), times[-1]) is frames[-1]  # a re-sent tick: the same frame
     for f in frames:  # root velocity direction follows the re-anchored heading (no yaw offset here)
-        assert np.isfinite(f.root_lin_vel).all() and np.isfinite(f.joint_vel).all()
+        assert np.isfinite(f.root_lin_vel_w).all() and np.isfinite(f.joint_vel).all()
 
 
 @pytest.mark.ros

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from hgpt_core.obs import build_obs
+from hgpt_core.obs import ObsInput, build_obs
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_sim.adapters import HgptAdapter, hold_default_adapter
 from hgpt_sim.env import EnvConfig, TrackingEnv
-from hgpt_sim.observation import obs_input
 
 
 class RecordingRuntime:
@@ -33,7 +32,9 @@ def test_hgpt_adapter_builds_obs_and_decodes(standing_bank):
     t1 = ad.act(env.state, env.reference(1))
     np.testing.assert_allclose(t1, np.tile(np.asarray(meta.default_joint_pos) + 0.2 * 0.5, (2, 1)))
     expected = build_obs(
-        obs_input(env.state, env.reference(1), np.zeros((2, 29)), meta.arrays()["default_joint_pos"])
+        ObsInput.from_state(
+            env.state, env.reference(1), np.zeros((2, 29)), meta.arrays()["default_joint_pos"]
+        )
     )
     np.testing.assert_array_equal(rt.seen[0], expected)
     env.step_targets(t1)

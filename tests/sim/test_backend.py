@@ -46,7 +46,7 @@ def test_python_torque_pd_equals_actuator_pd_with_euler():
         rng = np.random.default_rng(1)
         for _ in range(10):
             b.step(KNEES_BENT_POSE + rng.normal(0, 0.2, (2, 29)), 20)
-        runs.append(b.read().qpos)
+        runs.append(b.read().qpos())
         b.close()
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
 
@@ -60,7 +60,7 @@ def test_read_velocities_and_subsets():
     b.set_state(np.arange(3), qpos, rng.normal(0, 1.0, (3, 35)))
     s = b.read()
     d = mujoco.MjData(b.base)
-    d.qpos[:], d.qvel[:] = s.qpos[2], s.qvel[2]
+    d.qpos[:], d.qvel[:] = s.qpos()[2], s.qvel()[2]
     mujoco.mj_forward(b.base, d)
     for k, name in enumerate(KEYPOINT_BODIES):
         v = np.zeros(6)

@@ -20,7 +20,7 @@ SMALL = EnvConfig(num_envs=3, nthread=0, episode_frames=(600, 1200))
 def test_reset_places_robot_on_reference(standing_bank):
     env = TrackingEnv(SMALL, standing_bank)
     ref = env.reference()
-    np.testing.assert_allclose(env.state.qpos, ref.qpos(), atol=1e-12)
+    np.testing.assert_allclose(env.state.qpos(), ref.qpos(), atol=1e-12)
     np.testing.assert_allclose(env.state.body_pos_w, ref.keypoint_pos_w, atol=1e-9)
     np.testing.assert_allclose(env.state.body_quat_w, ref.keypoint_quat_w, atol=1e-9)
     assert ((env.frames >= 0) & (env.frames < standing_bank.lengths[0] - 1)).all()
@@ -32,22 +32,23 @@ def test_obs_equals_build_obs_on_the_same_state(standing_bank):
     for _ in range(3):
         res = env.step(torch.randn(3, 29) * 0.1)
     s, ref, last = env.state, env.reference(1), env.last_action
-    # Built by hand from raw qpos/qvel (not through hgpt_sim.observation).
+    # Built by hand from raw qpos/qvel (not through ObsInput.from_state).
+    qpos, qvel = s.qpos(), s.qvel()
     inp = ObsInput(
-        joint_pos=s.qpos[:, 7:],
-        joint_vel=s.qvel[:, 6:],
-        base_quat=s.qpos[:, 3:7],
-        base_ang_vel_b=s.qvel[:, 3:6],
+        joint_pos=qpos[:, 7:],
+        joint_vel=qvel[:, 6:],
+        base_quat=qpos[:, 3:7],
+        base_ang_vel_b=qvel[:, 3:6],
         last_action=last,
         ref_root_pos_w=ref.root_pos_w,
-        ref_root_quat=ref.root_quat,
+        ref_root_quat=ref.root_quat_w,
         ref_root_lin_vel_w=ref.root_lin_vel_w,
         ref_root_ang_vel_w=ref.root_ang_vel_w,
         ref_joint_pos=ref.joint_pos,
         ref_joint_vel=ref.joint_vel,
         default_joint_pos=KNEES_BENT_POSE,
-        base_pos_w=s.qpos[:, :3],
-        base_lin_vel_w=s.qvel[:, :3],
+        base_pos_w=qpos[:, :3],
+        base_lin_vel_w=qvel[:, :3],
         keypoint_pos_w=s.body_pos_w,
         ref_keypoint_pos_w=ref.keypoint_pos_w,
     )
@@ -62,7 +63,7 @@ def test_base_ang_vel_is_the_imu_gyro(standing_bank):
         env.step(torch.zeros(3, 29))
     m = env.backend.base
     d = mujoco.MjData(m)
-    d.qpos[:], d.qvel[:] = env.state.qpos[0], env.state.qvel[0]
+    d.qpos[:], d.qvel[:] = env.state.qpos()[0], env.state.qvel()[0]
     mujoco.mj_forward(m, d)
     gyro = d.sensor("imu_ang_vel").data
     assert np.linalg.norm(gyro) > 0.01

@@ -1,5 +1,6 @@
 """Keypoint reward, fall rule and metrics on hand-made states."""
 
+import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -26,15 +27,8 @@ W = keypoint_weights(KEYPOINT_BODIES, CFG)
 def perfect(bank, frame: int = 10) -> tuple[PhysicsState, object]:
     """A robot state that equals the reference (bodies copied from the reference FK)."""
     ref = bank.frame(np.array([0]), np.array([frame]))
-    state = PhysicsState(
-        qpos=ref.qpos(),
-        qvel=ref.qvel(),
-        body_pos_w=ref.keypoint_pos_w.copy(),
-        body_quat_w=ref.keypoint_quat_w.copy(),
-        body_lin_vel_w=ref.keypoint_lin_vel_w.copy(),
-        self_contact=np.zeros(1),
-        diverged=np.zeros(1, dtype=bool),
-    )
+    on_ref = dataclasses.asdict(ref.as_robot_state())  # copies: the test edits the state
+    state = PhysicsState(**on_ref, self_contact=np.zeros(1), diverged=np.zeros(1, dtype=bool))
     return state, ref
 
 
@@ -74,7 +68,7 @@ def test_errors_reduce_each_term_by_its_alpha(standing_bank):
 def test_penalties(standing_bank):
     state, ref = perfect(standing_bank)
     state.self_contact[:] = 2  # 2 of 4 physics steps in self contact
-    state.qpos[0, 7 + 3] = JOINT_LIMITS[3, 1] + 0.1  # knee beyond its hard limit
+    state.joint_pos[0, 3] = JOINT_LIMITS[3, 1] + 0.1  # knee beyond its hard limit
     targets = state.joint_pos.copy()
     r = reward(state, ref, targets=targets, prev=targets + 0.1)
     assert r["self_collision"][0] == pytest.approx(-0.5)
@@ -98,7 +92,7 @@ def detector():
 def rotate_all(state, axis, angle):
     q = axis_angle_to_quat(np.array(axis, dtype=float), np.array(angle))
     state.body_quat_w = quat_mul(q, state.body_quat_w)
-    state.qpos[:, 3:7] = quat_mul(q, state.qpos[:, 3:7])
+    state.root_quat_w[:] = quat_mul(q, state.root_quat_w)
 
 
 def test_fall_rule_height(standing_bank, detector):
@@ -132,10 +126,10 @@ def test_fall_rule_tilt_but_never_yaw(standing_bank, detector):
 
 def test_fall_rule_nan_and_joint_limit(standing_bank):
     state, ref = perfect(standing_bank)
-    state.qpos[0, 10] = np.nan
+    state.joint_pos[0, 3] = np.nan
     assert FallDetector(KEYPOINT_BODIES, FallConfig())(state, ref)["nan"][0]
     state, ref = perfect(standing_bank)
-    state.qpos[0, 7 + 3] = JOINT_LIMITS[3, 1] + 0.2
+    state.joint_pos[0, 3] = JOINT_LIMITS[3, 1] + 0.2
     assert not FallDetector(KEYPOINT_BODIES, FallConfig())(state, ref)["any"][0]
     assert FallDetector(KEYPOINT_BODIES, replace(FallConfig(), joint_limit=0.1))(state, ref)["joint_limit"][0]
 
@@ -150,8 +144,8 @@ def test_metrics_local_vs_global(standing_bank):
     from hgpt_core.rotations import quat_apply
 
     state.body_pos_w = quat_apply(q, state.body_pos_w - root[:, None]) + root[:, None] + [0.5, 0, 0]
-    state.qpos[:, 0] += 0.5
-    state.qpos[:, 3:7] = quat_mul(q, state.qpos[:, 3:7])
+    state.root_pos_w[:, 0] += 0.5
+    state.root_quat_w[:] = quat_mul(q, state.root_quat_w)
     e = step_errors(state, ref)
     assert e["mpkpe_local_mm"][0] == pytest.approx(0.0, abs=1e-6)
     assert e["mpkpe_global_mm"][0] > 400.0
@@ -202,7 +196,7 @@ def test_evaluation_fall_rule_anchor_is_one_sided(standing_bank):
     state.body_pos_w[:, a, 2] -= 0.3  # 0.3 m below: fallen or collapsed
     assert ev(state, ref)["anchor_height"][0] and train(state, ref)["anchor_height"][0]
     state, ref = perfect(standing_bank)
-    state.qvel[0, 3] = np.inf
+    state.root_ang_vel_b[0, 0] = np.inf
     assert ev(state, ref)["nan"][0] and ev(state, ref)["any"][0]
 
 
@@ -227,8 +221,8 @@ def test_mpkpe_reference_heading_frame_hand_computed(standing_bank):
     q = axis_angle_to_quat(np.array([0.0, 0.0, 1.0]), np.array(np.pi / 2))
     rel = state.body_pos_w - root[:, None]
     state.body_pos_w = quat_apply(q, rel) + root[:, None] + [0.0, 1.0, 0.0]
-    state.qpos[:, 1] += 1.0
-    state.qpos[:, 3:7] = quat_mul(q, state.qpos[:, 3:7])
+    state.root_pos_w[:, 1] += 1.0
+    state.root_quat_w[:] = quat_mul(q, state.root_quat_w)
     r_xy = np.linalg.norm(rel[0, :, :2], axis=-1)  # rotating by 90 deg moves a point by sqrt(2) r
     e = step_errors(state, ref)
     assert e["mpkpe_local_mm"][0] == pytest.approx(0.0, abs=1e-6)

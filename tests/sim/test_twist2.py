@@ -42,7 +42,7 @@ def test_observation_layout(standing_bank, twist2_onnx):
 def test_mimic_velocity_is_in_the_full_root_frame(standing_bank):
     ref = standing_bank.frame(np.array([0]), np.array([3]))
     tilt = axis_angle_to_quat(np.array([1.0, 0.0, 0.0]), np.array(0.4))
-    ref.root_quat = tilt[None]
+    ref.root_quat_w = tilt[None]
     ref.root_lin_vel_w = np.array([[0.3, 0.5, 0.2]])
     m = mimic_obs(ref)
     np.testing.assert_allclose(m[0, :2], quat_apply_inv(tilt, ref.root_lin_vel_w[0])[:2])

@@ -13,18 +13,20 @@ import numpy as np
 
 from hgpt_bringup.bag_format import LICENCE_KEY, BagError, deserialize
 from hgpt_bringup.bag_reader import BagReader
+from hgpt_core.resample import Resampler, uniform_count
 from hgpt_core.stamps import stamp_to_sec
 
 REFERENCE_TOPIC = "/hgpt/reference"
 ROBOT_STATE_TOPIC = "/hgpt/robot_state"
 CLIP_KINDS = {"reference": REFERENCE_TOPIC, "robot_state": ROBOT_STATE_TOPIC}
+CLIP_TYPES = {"reference": "hgpt_msgs/msg/MotionReference", "robot_state": "hgpt_msgs/msg/RobotState"}
 
 
 @dataclass
 class _Sample:
     t: float  # [s]
-    root_pos: np.ndarray  # (3,)
-    root_quat: np.ndarray  # (4,) wxyz
+    root_pos_w: np.ndarray  # (3,) [m]
+    root_quat_w: np.ndarray  # (4,) wxyz
     joint_pos: np.ndarray  # (29,)
     key: str  # clip id ('' for robot state)
     frame: int  # frame index (-1 when the message has none)
@@ -32,9 +34,7 @@ class _Sample:
 
 def _samples(reader: BagReader, kind: str, topic: str, time_source: str) -> tuple[list[_Sample | None], int]:
     """Samples of ``topic`` in bag order; None marks a message that breaks a segment (invalid / no root)."""
-    from hgpt_ros.msg_conv import quat_wxyz_from_msg, vec3
-
-    from hgpt_policy.msg_conv import reference_sample_from_msg
+    from hgpt_policy.msg_conv import reference_frame_from_msg, robot_state_from_msg
 
     out: list[_Sample | None] = []
     n = 0
@@ -43,22 +43,13 @@ def _samples(reader: BagReader, kind: str, topic: str, time_source: str) -> tupl
         msg = deserialize(m)
         t = stamp_to_sec(msg.header.stamp) if time_source == "header" else m.timestamp * 1e-9
         if kind == "reference":
-            s = reference_sample_from_msg(msg, t)
+            f = reference_frame_from_msg(msg)
             out.append(
-                s and _Sample(t, s.root_pos, s.root_quat, s.joint_pos, msg.clip_id, int(msg.frame_index))
+                f and _Sample(t, f.root_pos_w, f.root_quat_w, f.joint_pos, msg.clip_id, int(msg.frame_index))
             )
         elif msg.has_root_truth:
-            pose = msg.root_pose
-            out.append(
-                _Sample(
-                    t,
-                    vec3(pose.position),
-                    quat_wxyz_from_msg(pose.orientation),
-                    np.asarray(msg.q, dtype=np.float64),
-                    "",
-                    -1,
-                )
-            )
+            s = robot_state_from_msg(msg, root_truth=True)
+            out.append(_Sample(t, s.root_pos_w, s.root_quat_w, s.joint_pos, "", -1))
         else:
             out.append(None)
     return out, n
@@ -98,18 +89,12 @@ def _trim_hold(seg: list[_Sample]) -> list[_Sample]:
 
 def _resample(seg: list[_Sample], fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Root pos (N,3), quat wxyz (N,4), joints (N,29) at ``fps`` on [t0, t_end] (linear / slerp)."""
-    from hgpt_core.rotations import quat_slerp
-
     t = np.array([s.t for s in seg]) - seg[0].t
-    pos = np.stack([s.root_pos for s in seg])
-    quat = np.stack([s.root_quat for s in seg])
+    r = Resampler.at_times(t, np.arange(uniform_count(t[-1], fps)) / fps)
+    pos = np.stack([s.root_pos_w for s in seg])
+    quat = np.stack([s.root_quat_w for s in seg])
     joints = np.stack([s.joint_pos for s in seg])
-    n = int(np.floor(t[-1] * fps + 1e-6)) + 1
-    tq = np.arange(n) / fps
-    i0 = np.clip(np.searchsorted(t, tq, side="right") - 1, 0, len(t) - 2)
-    a = np.clip((tq - t[i0]) / (t[i0 + 1] - t[i0]), 0.0, 1.0)
-    lerp = lambda v: v[i0] + (v[i0 + 1] - v[i0]) * a[:, None]  # noqa: E731
-    return lerp(pos), quat_slerp(quat[i0], quat[i0 + 1], a), lerp(joints)
+    return r.linear(pos), r.quat(quat), r.linear(joints)
 
 
 def _safe(name: str) -> str:
@@ -155,6 +140,9 @@ def bag_to_clips(
     bag, out_dir = Path(bag), Path(out_dir)
     with BagReader(bag, strict=strict) as reader:
         info = reader.info
+        found = info.topics.get(topic)
+        if found is not None and found.msgtype != CLIP_TYPES[kind]:
+            raise BagError(f"{bag}: {topic} is {found.msgtype}, not {CLIP_TYPES[kind]} (--kind {kind})")
         samples, n_msgs = _samples(reader, kind, topic, time_source)
         if time_source == "header" and samples and all(s is None or s.t == 0.0 for s in samples):
             time_source = "bag"  # stamps never set: receive times are the only clock

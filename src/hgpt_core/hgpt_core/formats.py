@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hgpt_core.errors import MotionFormatError
-from hgpt_core.g1 import G1_23DOF_JOINT_NAMES, G1_JOINT_NAMES, index_map
+from hgpt_core.g1 import G1_23DOF_JOINT_NAMES, G1_JOINT_NAMES, NUM_JOINTS, index_map
 from hgpt_core.motion import MotionClip
 
 FORMATS = ("csv", "g1_moves_npz", "holosoma_npz", "gmt_pkl", "phc_pkl", "hgpt_clip")
@@ -134,7 +134,7 @@ def _read_pkl(path: Path) -> MotionClip:
         fps, fmt, name = float(rec.get("fps", np.nan)), "phc_pkl", Path(str(name)).name
     if dof.shape[1] == 23:
         dof = dof23_to_29(dof)
-    elif dof.shape[1] != 29:
+    elif dof.shape[1] != NUM_JOINTS:
         raise MotionFormatError(f"{path}: {dof.shape[1]} DoF; supported 23 (no wrists) or 29")
     return MotionClip(
         root_pos,

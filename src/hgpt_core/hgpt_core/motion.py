@@ -15,7 +15,8 @@ import numpy as np
 
 from hgpt_core.errors import MotionFormatError
 from hgpt_core.g1 import G1_JOINT_NAMES, NUM_JOINTS
-from hgpt_core.rotations import angular_velocity_w, quat_normalize, quat_slerp
+from hgpt_core.resample import Resampler, uniform_count
+from hgpt_core.rotations import angular_velocity_w, quat_normalize
 
 CLIP_FORMAT_VERSION = 1
 CONTROL_FPS = 50.0
@@ -120,19 +121,14 @@ class MotionClip:
 
         Linear for positions and joints, slerp for the root orientation. Shape: (N, ·).
         """
-        x = np.clip(np.asarray(t, dtype=np.float64) * self.fps, 0.0, self.num_frames - 1)
-        i0 = np.floor(x).astype(np.int64).clip(max=self.num_frames - 2)
-        a = x - i0
-        lerp = lambda v: v[i0] + (v[i0 + 1] - v[i0]) * a[:, None]  # noqa: E731
-        quat = quat_slerp(self.root_quat[i0], self.root_quat[i0 + 1], a)
-        return lerp(self.root_pos), quat, lerp(self.joint_pos)
+        r = Resampler.at_frames(np.asarray(t, dtype=np.float64) * self.fps, self.num_frames)
+        return r.linear(self.root_pos), r.quat(self.root_quat), r.linear(self.joint_pos)
 
     def resample(self, fps: float = CONTROL_FPS) -> MotionClip:
         """The clip at a new rate (default the 50 Hz control rate); same duration, rounded down."""
         if abs(fps - self.fps) < 1e-9:
             return replace(self)
-        n = int(np.floor(self.duration * fps + 1e-6)) + 1
-        root_pos, root_quat, joint_pos = self.sample(np.arange(n) / fps)
+        root_pos, root_quat, joint_pos = self.sample(np.arange(uniform_count(self.duration, fps)) / fps)
         meta = {
             **self.meta,
             "resampled_from_fps": self.meta.get("resampled_from_fps", self.fps),

@@ -1,8 +1,10 @@
 """Observation / token layout shared by the simulator, training and the policy node.
 
 One token ``e_t = [proprioception s_t, reference terms]`` is built by :func:`build_obs` from an
-:class:`ObsInput`; the simulator fills it from MuJoCo state, the policy node from ROS messages, so the
-two can never disagree. Values are SI (rad, rad/s, m, m/s); any normalisation lives inside the policy.
+:class:`ObsInput`, made by :meth:`ObsInput.from_state` from a :class:`~hgpt_core.state.RobotState` and a
+:class:`~hgpt_core.state.ReferenceFrame`; the simulator fills those from MuJoCo state, the policy node from
+ROS messages, so the two can never disagree. Values are SI (rad, rad/s, m, m/s); any normalisation lives
+inside the policy.
 The reference terms describe the reference frame the robot should reach next (the caller passes the
 reference at ``t + control_dt``).
 
@@ -25,6 +27,7 @@ from hgpt_core.rotations import (
     quat_to_mat,
     yaw_quat,
 )
+from hgpt_core.state import ReferenceFrame, RobotState
 
 
 @dataclass
@@ -66,6 +69,42 @@ class ObsInput:
     base_lin_vel_w: np.ndarray | None = None
     keypoint_pos_w: np.ndarray | None = None
     ref_keypoint_pos_w: np.ndarray | None = None
+
+    @classmethod
+    def from_state(
+        cls,
+        state: RobotState,
+        ref_next: ReferenceFrame,
+        last_action: np.ndarray,
+        default_joint_pos: np.ndarray,
+    ) -> ObsInput:
+        """The one way to make an ObsInput. Privileged fields are filled where ``state`` has root truth and
+        bodies and ``ref_next`` has keypoints (a simulator), None otherwise (a real robot).
+
+        Args:
+            state: Robot state now, leading shape (...).
+            ref_next: Reference one control step ahead (the frame the robot should reach next), (...).
+            last_action: Previous raw policy output, (..., 29).
+            default_joint_pos: The policy's default pose [rad], (29,).
+        """
+        return cls(
+            joint_pos=state.joint_pos,
+            joint_vel=state.joint_vel,
+            base_quat=state.root_quat_w,
+            base_ang_vel_b=state.root_ang_vel_b,
+            last_action=last_action,
+            ref_root_pos_w=ref_next.root_pos_w,
+            ref_root_quat=ref_next.root_quat_w,
+            ref_root_lin_vel_w=ref_next.root_lin_vel_w,
+            ref_root_ang_vel_w=ref_next.root_ang_vel_w,
+            ref_joint_pos=ref_next.joint_pos,
+            ref_joint_vel=ref_next.joint_vel,
+            default_joint_pos=np.asarray(default_joint_pos),
+            base_pos_w=state.root_pos_w,
+            base_lin_vel_w=state.root_lin_vel_w,
+            keypoint_pos_w=state.body_pos_w,
+            ref_keypoint_pos_w=ref_next.keypoint_pos_w,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,34 +12,28 @@ import numpy as np
 
 from hgpt_core.g1 import KEYPOINT_BODIES
 from hgpt_core.motion import CONTROL_FPS, MotionClip
+from hgpt_core.state import ReferenceFrame
 
 LOW_SOURCE_FPS = 20.0
 """[Hz] a clip slower than this gets :attr:`ReferenceMotion.upsample_note` when played or evaluated."""
 
 
-@dataclass(frozen=True)
-class ReferenceMotion:
-    """A clip resampled to ``fps`` with derived quantities. Shape of every array: (T, ·).
+@dataclass(kw_only=True, slots=True)
+class ReferenceMotion(ReferenceFrame):
+    """A clip resampled to ``fps`` with derived quantities: a :class:`~hgpt_core.state.ReferenceFrame` with
+    leading dim T (one row per frame, keypoints always present) plus the clip's name and rates.
 
     Attributes:
-        root_pos_w: [m], (T, 3).  root_quat: wxyz, (T, 4).
+        root_pos_w: [m], (T, 3).  root_quat_w: wxyz, (T, 4).
         root_lin_vel_w: [m/s], (T, 3).  root_ang_vel_w: [rad/s], (T, 3).
         joint_pos: [rad], (T, 29).  joint_vel: [rad/s], (T, 29).
-        keypoint_pos_w: [m], (T, K, 3).  keypoint_quat_w: wxyz, (T, K, 4), bodies ``keypoint_names``.
+        keypoint_pos_w: [m], (T, K, 3).  keypoint_quat_w: wxyz, (T, K, 4).  keypoint_lin_vel_w: [m/s],
+        (T, K, 3); bodies ``keypoint_names``.
     """
 
     name: str
     fps: float
-    root_pos_w: np.ndarray
-    root_quat: np.ndarray
-    root_lin_vel_w: np.ndarray
-    root_ang_vel_w: np.ndarray
-    joint_pos: np.ndarray
-    joint_vel: np.ndarray
     keypoint_names: tuple[str, ...]
-    keypoint_pos_w: np.ndarray
-    keypoint_quat_w: np.ndarray
-    keypoint_lin_vel_w: np.ndarray
     source_fps: float = 0.0
     """Frame rate [Hz] of the clip it was resampled from (0: unknown)."""
 
@@ -78,7 +72,7 @@ class ReferenceMotion:
             name=c.name,
             fps=fps,
             root_pos_w=c.root_pos,
-            root_quat=c.root_quat,
+            root_quat_w=c.root_quat,
             root_lin_vel_w=lin,
             root_ang_vel_w=ang,
             joint_pos=c.joint_pos,

@@ -3,6 +3,8 @@ estimate), the ramp shape, and shape/finiteness checks of incoming arrays."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -12,37 +14,64 @@ def smoothstep(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
+@dataclass(frozen=True)
+class PDTargets:
+    """A PD command for n motors: ``tau = kp (q - q_meas) + kd (dq - dq_meas) + tau_ff``; all shapes (n,).
+
+    Attributes:
+        q: Target angles [rad].  dq: Target speeds [rad/s].  tau_ff: Feed-forward torque [N m].
+        kp: Stiffness [N m/rad].  kd: Damping [N m s/rad].
+    """
+
+    q: np.ndarray
+    dq: np.ndarray
+    tau_ff: np.ndarray
+    kp: np.ndarray
+    kd: np.ndarray
+
+
+@dataclass(frozen=True)
+class JointBounds:
+    """What the clamps keep a command inside, for n motors.
+
+    Attributes:
+        limits: Position limits [rad], (n, 2) as (low, high).
+        max_speed: Largest target speed [rad/s], (n,).
+        effort: Torque limit [N m], (n,).
+    """
+
+    limits: np.ndarray
+    max_speed: np.ndarray
+    effort: np.ndarray
+
+
 def clamp_targets(
-    q_des: np.ndarray,
+    des: PDTargets,
     prev: np.ndarray | None,
     dt: float,
     q: np.ndarray,
     dq: np.ndarray,
-    dq_des: np.ndarray,
-    tau_ff: np.ndarray,
-    kp: np.ndarray,
-    kd: np.ndarray,
-    limits: np.ndarray,
-    max_speed: np.ndarray,
-    effort: np.ndarray,
+    bounds: JointBounds,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Clamp PD targets; all shapes (n,) except ``limits`` (n, 2).
+    """Clamp the PD targets ``des`` given the last clamped target ``prev`` (n,) or None, the time since it
+    ``dt`` [s] and the measured state ``q``, ``dq`` (n,).
 
     Order: position limits, rate limit (``|q_t - prev| <= max_speed * dt``), then the PD torque estimate
     ``kp (q* - q) + kd (dq* - dq) + tau_ff`` is kept inside ``[-effort, effort]`` by moving q* towards q.
     Returns (q*, tau_ff, masks of the joints each clamp touched: ``position``, ``velocity``, ``torque``).
     """
-    lo, hi = limits[:, 0], limits[:, 1]
-    q1 = np.clip(q_des, lo, hi)
-    q2 = q1 if prev is None else np.clip(q1, prev - max_speed * dt, prev + max_speed * dt)
-    tau_ff = np.clip(tau_ff, -effort, effort)
-    damp_term = kd * (dq_des - dq) + tau_ff
+    kp, effort = des.kp, bounds.effort
+    lo, hi = bounds.limits[:, 0], bounds.limits[:, 1]
+    q1 = np.clip(des.q, lo, hi)
+    q2 = q1 if prev is None else np.clip(q1, prev - bounds.max_speed * dt, prev + bounds.max_speed * dt)
+    tau_ff = np.clip(des.tau_ff, -effort, effort)
+    damp_term = des.kd * (des.dq - dq) + tau_ff
     tau = kp * (q2 - q) + damp_term
     over = (np.abs(tau) > effort) & (kp > 0)
     safe_kp = np.where(kp > 0, kp, 1.0)
     q3 = np.where(over, q + (np.clip(tau, -effort, effort) - damp_term) / safe_kp, q2)
     q3 = np.clip(q3, lo, hi)
-    masks = {"position": q1 != q_des, "velocity": q2 != q1, "torque": over}
+    masks = {"position": q1 != des.q, "velocity": q2 != q1, "torque": over}
     return q3, tau_ff, masks
 
 

@@ -30,7 +30,7 @@ from hgpt_core.g1 import G1_JOINT_NAMES, G1Spec, index_map
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import projected_gravity
 from hgpt_core.session import Announcement, SessionGate, discovery_hint
-from hgpt_g1.clamps import clamp_targets, named_values, shape_problems, smoothstep
+from hgpt_g1.clamps import JointBounds, PDTargets, clamp_targets, named_values, shape_problems, smoothstep
 from hgpt_g1.crc import NUM_MOTOR_SLOTS
 from hgpt_g1.lag import LagMonitor, TickUnwrapper
 from hgpt_g1.remote import any_held, combo_masks
@@ -86,6 +86,7 @@ class SafetyMachine:
         self.max_speed = spec.velocity_limit[self.g1_of_motor] * cfg.velocity_margin
         self.vel_limit = spec.velocity_limit[self.g1_of_motor]
         self.effort = spec.effort_limit[self.g1_of_motor]
+        self.bounds = JointBounds(self.limits, self.max_speed, self.effort)
         self.meta = meta
         self.policy_id = meta.policy_id if meta is not None else ""
         self.problems = [*meta_problems, *self._check_meta(meta)]
@@ -297,28 +298,15 @@ class SafetyMachine:
         cmd = MotorCommand(mode_pr=self.cfg.mode_pr, mode_machine=int(s.mode_machine))
         cmd.mode[: self.n] = 1  # enable the driven motors in every state: damping needs them on
         if self.state in ARMED_STATES:
-            q_des, dq_des, tau_ff, kp, kd = self._targets(now)
+            des = self._targets(now)
             dt = 0.0 if self.last_tick is None else min(max(now - self.last_tick, 0.0), 0.1)
-            q_cmd, tau_ff, masks = clamp_targets(
-                q_des,
-                self.prev_target,
-                dt,
-                s.q,
-                s.dq,
-                dq_des,
-                tau_ff,
-                kp,
-                kd,
-                self.limits,
-                self.max_speed,
-                self.effort,
-            )
+            q_cmd, tau_ff, masks = clamp_targets(des, self.prev_target, dt, s.q, s.dq, self.bounds)
             self.clamped = {
                 k: [self.names[i] for i in np.flatnonzero(v)] for k, v in masks.items() if v.any()
             }
             self.prev_target = q_cmd
-            cmd.q[: self.n], cmd.dq[: self.n], cmd.tau[: self.n] = q_cmd, dq_des, tau_ff
-            cmd.kp[: self.n], cmd.kd[: self.n] = kp, kd
+            cmd.q[: self.n], cmd.dq[: self.n], cmd.tau[: self.n] = q_cmd, des.dq, tau_ff
+            cmd.kp[: self.n], cmd.kd[: self.n] = des.kp, des.kd
         else:
             self.clamped = {}
             cmd.q[: self.n], cmd.kd[: self.n] = s.q, self.damp_kd
@@ -354,8 +342,8 @@ class SafetyMachine:
             else:
                 self._transition(SafetyState.DAMP, "policy commanded DAMP", now)
 
-    def _targets(self, now: float) -> tuple[np.ndarray, ...]:
-        """Unclamped (q*, dq*, tau_ff, kp, kd) of the armed state, motor order."""
+    def _targets(self, now: float) -> PDTargets:
+        """Unclamped PD targets of the armed state, motor order."""
         zeros = np.zeros(self.n)
         if self.state == SafetyState.TRACK:
             c = self.command
@@ -364,12 +352,12 @@ class SafetyMachine:
             kp, kd = self.kp, self.kd
             if self.cfg.gain_source == "command":
                 kp, kd = np.clip(c.kp[i], 0.0, self.kp), np.clip(c.kd[i], 0.0, self.kd)
-            return c.q[i], c.dq[i], c.tau_ff[i], kp, kd
+            return PDTargets(c.q[i], c.dq[i], c.tau_ff[i], kp, kd)
         alpha = 1.0
         if self.state == SafetyState.RAMP:
             alpha = smoothstep((now - self.ramp_start) / self.ramp_s)
         q = self.ramp_from + alpha * (self.default - self.ramp_from)
-        return q, zeros, zeros, self.kp, self.kd
+        return PDTargets(q, zeros, zeros, self.kp, self.kd)
 
     def _start_ramp(self, q_from: np.ndarray, duration_s: float, now: float) -> None:
         self.ramp_from, self.ramp_start, self.ramp_s = np.array(q_from, dtype=np.float64), now, duration_s

@@ -29,6 +29,7 @@ from hgpt_core.g1 import G1Spec
 from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_core.rotations import projected_gravity
+from hgpt_core.state import ReferenceFrame, RobotState
 
 
 class Mode(IntEnum):
@@ -97,30 +98,6 @@ class ControllerConfig:
 
 
 @dataclass
-class RobotSample:
-    """Measured state. Shapes: q, dq (29,); quat wxyz (4,); gyro (3,) [rad/s] body frame."""
-
-    q: np.ndarray
-    dq: np.ndarray
-    quat: np.ndarray
-    gyro: np.ndarray
-    stamp: float
-
-
-@dataclass
-class ReferenceSample:
-    """One reference frame (world, wxyz); see ``hgpt_core.obs.ObsInput`` for units."""
-
-    root_pos: np.ndarray
-    root_quat: np.ndarray
-    root_lin_vel: np.ndarray
-    root_ang_vel: np.ndarray
-    joint_pos: np.ndarray
-    joint_vel: np.ndarray
-    stamp: float
-
-
-@dataclass
 class Command:
     """PD command for the 29 joints; ``mode`` as :class:`Mode`."""
 
@@ -169,8 +146,10 @@ class PolicyController:
         self.requested = Mode.DAMP
         self.fault = False
         self.reason = "startup"
-        self.state: RobotSample | None = None
-        self.ref: ReferenceSample | None = None
+        self.state: RobotState | None = None
+        self.state_stamp = 0.0  # [s] when self.state was received (node clock)
+        self.ref: ReferenceFrame | None = None
+        self.ref_stamp = 0.0  # [s] when self.ref was received
         self.last_action = np.zeros(len(self.default))
         self.last_target: np.ndarray | None = None
         self.ramp_from: np.ndarray | None = None
@@ -178,11 +157,13 @@ class PolicyController:
 
     # ---- inputs ---------------------------------------------------------------------------------
 
-    def on_state(self, sample: RobotSample) -> None:
-        self.state = sample
+    def on_state(self, state: RobotState, stamp: float) -> None:
+        """A measured state (one robot: joints (29,), IMU) received at ``stamp`` [s] on the node's clock."""
+        self.state, self.state_stamp = state, stamp
 
-    def on_reference(self, sample: ReferenceSample) -> None:
-        self.ref = sample
+    def on_reference(self, ref: ReferenceFrame, stamp: float) -> None:
+        """The next reference frame (one robot) received at ``stamp`` [s] on the node's clock."""
+        self.ref, self.ref_stamp = ref, stamp
 
     def set_mode(self, mode: Mode) -> tuple[bool, str]:
         """Request a mode; returns (accepted, message). DAMP is always accepted and clears a fault."""
@@ -208,19 +189,20 @@ class PolicyController:
         st = self.state
         if st is None:
             return self._damp("waiting_for_robot_state", "no robot state yet", latch=False)
-        if not _finite(st.q, st.dq, st.quat, st.gyro):
+        if not _finite(st.joint_pos, st.joint_vel, st.root_quat_w, st.root_ang_vel_b):
             return self._damp("fault", "non-finite robot state", latch=True)
-        if now - st.stamp > self.cfg.state_timeout_s:
+        stamp = self.state_stamp
+        if now - stamp > self.cfg.state_timeout_s:
             return self._damp(
-                "stale_robot_state", f"robot state {1e3 * (now - st.stamp):.0f} ms old", latch=False
+                "stale_robot_state", f"robot state {1e3 * (now - stamp):.0f} ms old", latch=False
             )
-        if st.stamp - now > self.cfg.state_future_s:
+        if stamp - now > self.cfg.state_future_s:
             return self._damp(
                 "stale_robot_state",
-                f"robot state stamped {st.stamp - now:.3f} s ahead of this node's clock (clocks differ?)",
+                f"robot state stamped {stamp - now:.3f} s ahead of this node's clock (clocks differ?)",
                 latch=False,
             )
-        norm = float(np.linalg.norm(st.quat))
+        norm = float(np.linalg.norm(st.root_quat_w))
         if abs(norm - 1.0) > self.cfg.quat_norm_tol:
             return self._damp(
                 "fault",
@@ -228,8 +210,8 @@ class PolicyController:
                 latch=True,
             )
         if norm != 1.0:
-            st.quat = st.quat / norm
-        up = -projected_gravity(st.quat)[2]  # cos(tilt)
+            st.root_quat_w = st.root_quat_w / norm
+        up = -projected_gravity(st.root_quat_w)[2]  # cos(tilt)
         if self.mode != Mode.DAMP and up < np.cos(self.cfg.fall_tilt_rad):
             return self._damp(
                 "fault", f"fall detected (tilt {np.degrees(np.arccos(np.clip(up, -1, 1))):.0f} deg)", True
@@ -242,7 +224,7 @@ class PolicyController:
             return self._stand(st, now)
         if self.ref is None:  # tracking requested before any reference came: stand and wait (nothing lost)
             return self._stand(st, now, waiting=True)
-        ref_age = now - self.ref.stamp
+        ref_age = now - self.ref_stamp
         if ref_age > self.cfg.ref_damp_s:
             self.requested = Mode.DAMP
             return self._damp("reference_lost", f"reference {ref_age:.2f} s old", latch=False)
@@ -259,11 +241,11 @@ class PolicyController:
     def _ref_arrays(self) -> tuple[np.ndarray, ...]:
         r = self.ref
         assert r is not None
-        return r.root_pos, r.root_quat, r.root_lin_vel, r.root_ang_vel, r.joint_pos, r.joint_vel
+        return r.root_pos_w, r.root_quat_w, r.root_lin_vel_w, r.root_ang_vel_w, r.joint_pos, r.joint_vel
 
-    def _stand(self, st: RobotSample, now: float, waiting: bool = False) -> tuple[Command, Status]:
+    def _stand(self, st: RobotState, now: float, waiting: bool = False) -> tuple[Command, Status]:
         if self.mode != Mode.STAND or self.ramp_from is None:
-            self.ramp_from, self.ramp_t = st.q.copy(), now
+            self.ramp_from, self.ramp_t = st.joint_pos.copy(), now
             self.mode = Mode.STAND
             self.policy.reset()
             self.last_action[:] = 0.0
@@ -274,23 +256,10 @@ class PolicyController:
             state = "waiting_for_reference"
         return self._emit(target, Mode.STAND, state, [])
 
-    def _track(self, st: RobotSample, warnings: list[str]) -> tuple[Command, Status]:
+    def _track(self, st: RobotState, warnings: list[str]) -> tuple[Command, Status]:
         r = self.ref
         assert r is not None
-        inp = ObsInput(
-            joint_pos=st.q,
-            joint_vel=st.dq,
-            base_quat=st.quat,
-            base_ang_vel_b=st.gyro,
-            last_action=self.last_action,
-            ref_root_pos_w=r.root_pos,
-            ref_root_quat=r.root_quat,
-            ref_root_lin_vel_w=r.root_lin_vel,
-            ref_root_ang_vel_w=r.root_ang_vel,
-            ref_joint_pos=r.joint_pos,
-            ref_joint_vel=r.joint_vel,
-            default_joint_pos=self.default,
-        )
+        inp = ObsInput.from_state(st, r, self.last_action, self.default)
         try:
             action = np.asarray(self.policy.act(inp), dtype=np.float64).reshape(-1)
         except Exception as exc:  # a runtime failure must not escape the control loop
@@ -306,7 +275,7 @@ class PolicyController:
     ) -> tuple[Command, Status]:
         lo, hi = self.spec.joint_limits[:, 0], self.spec.joint_limits[:, 1]
         if target is None:
-            target = self.state.q if self.state is not None else self.default
+            target = self.state.joint_pos if self.state is not None else self.default
         clamped = np.clip(target, lo, hi)
         if np.any(clamped != target):
             warnings.append("targets clamped to joint limits")
@@ -330,7 +299,8 @@ class PolicyController:
         if latch or self.mode != Mode.DAMP:
             self.requested = Mode.DAMP
         self.mode, self.ramp_from, self.last_target = Mode.DAMP, None, None
-        q = self.state.q.copy() if self.state is not None and _finite(self.state.q) else self.default.copy()
+        st = self.state
+        q = st.joint_pos.copy() if st is not None and _finite(st.joint_pos) else self.default.copy()
         n = len(self.default)
         cmd = Command(q, np.zeros(n), np.zeros(n), self.kd * self.cfg.damp_kd_scale, Mode.DAMP)
         return cmd, Status(Mode.DAMP, state, reason, self.fault, [])

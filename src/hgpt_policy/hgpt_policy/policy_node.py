@@ -30,8 +30,8 @@ from hgpt_policy.controller import ControllerConfig, Mode, PolicyController
 from hgpt_policy.loader import load_tracking_policy
 from hgpt_policy.msg_conv import (
     command_to_msg,
-    reference_sample_from_msg,
-    robot_sample_from_msg,
+    reference_frame_from_msg,
+    robot_state_from_msg,
     status_to_msg,
 )
 from hgpt_ros.node_main import run_node
@@ -119,7 +119,7 @@ class PolicyNode(Node):
         self.state_wall = time.perf_counter()
         ns = stamp_to_ns(msg.header.stamp)
         if self.trigger == "timer":  # its age is checked against the clock at every tick
-            self.ctrl.on_state(robot_sample_from_msg(msg, ns * 1e-9))
+            self.ctrl.on_state(robot_state_from_msg(msg), ns * 1e-9)
             return
         age = self.now() - ns * 1e-9
         if age > self.ctrl.cfg.state_timeout_s or -age > self.ctrl.cfg.state_future_s:
@@ -149,9 +149,9 @@ class PolicyNode(Node):
                 self.get_logger().info(f"references again (t={received:.3f} s): waiting for each one")
         else:
             received = self.now()
-        sample = reference_sample_from_msg(msg, received)
-        if sample is not None:
-            self.ctrl.on_reference(sample)
+        frame = reference_frame_from_msg(msg)
+        if frame is not None:
+            self.ctrl.on_reference(frame, received)
         if self.trigger == "state":
             self.try_answer()
 
@@ -164,7 +164,7 @@ class PolicyNode(Node):
         if not force and self.reference_wait_s > 0 and self.ref_ns < ns and not self.ref_timed_out:
             return
         self.pending = None
-        self.ctrl.on_state(robot_sample_from_msg(msg, ns * 1e-9))
+        self.ctrl.on_state(robot_state_from_msg(msg), ns * 1e-9)
         self.answered_ns = ns
         self.on_tick(now=ns * 1e-9, stamp=msg.header.stamp)
 

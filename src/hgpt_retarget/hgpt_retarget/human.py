@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hgpt_core.errors import MotionFormatError
+from hgpt_core.resample import Resampler, uniform_count
 from hgpt_retarget.bvh import read_bvh
 from hgpt_retarget.skeleton import UNITS, SkeletonMapping, detect_skeleton, load_skeleton
 
@@ -64,11 +65,8 @@ class HumanMotion:
         """Linear interpolation to a new rate; same duration, rounded down."""
         if abs(fps - self.fps) < 1e-9:
             return replace(self)
-        n = int(np.floor((self.num_frames - 1) / self.fps * fps + 1e-6)) + 1
-        x = np.arange(n) * self.fps / fps
-        i0 = np.minimum(np.floor(x).astype(int), self.num_frames - 2)
-        a = (x - i0)[:, None, None]
-        pos = self.positions[i0] * (1 - a) + self.positions[i0 + 1] * a
+        n = uniform_count((self.num_frames - 1) / self.fps, fps)
+        pos = Resampler.at_frames(np.arange(n) * self.fps / fps, self.num_frames).linear(self.positions)
         return replace(self, positions=pos, fps=fps, meta={**self.meta, "source_fps": self.fps})
 
     def window(self, start: int, stop: int) -> HumanMotion:

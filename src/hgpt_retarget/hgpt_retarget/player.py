@@ -8,29 +8,16 @@ zero velocities and reports ``finished`` so consumers can hold or stand instead 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from hgpt_core.formats import load_clip
 from hgpt_core.reference import ReferenceMotion
 from hgpt_core.rotations import quat_slerp
+from hgpt_core.state import ReferenceFrame
 
 MAX_SPEED = 4.0
-
-
-@dataclass
-class ReferenceFrame:
-    """One reference frame (world, wxyz). Shapes: (3,), (4,), (3,), (3,), (29,), (29,)."""
-
-    root_pos: np.ndarray
-    root_quat: np.ndarray
-    root_lin_vel: np.ndarray
-    root_ang_vel: np.ndarray
-    joint_pos: np.ndarray
-    joint_vel: np.ndarray
-    frame_index: int
-    finished: bool
 
 
 class ReferencePlayer:
@@ -77,27 +64,37 @@ class ReferencePlayer:
             return self.offset
         return self.offset + max(0.0, now - self.anchor) * self.speed
 
-    def frame(self, now: float) -> ReferenceFrame:
-        """The reference frame at caller time ``now`` [s]."""
+    def _position(self, now: float) -> tuple[float, bool]:
+        """(frame position x in [0, num_frames - 1] (fractional), finished) at caller time ``now``."""
         t = self.clip_time(now)
         finished = not self.loop and t >= self.duration
         if self.loop and self.duration > 0:
             t = t % self.duration
-        x = min(t, self.duration) * self.ref.fps
+        return min(t, self.duration) * self.ref.fps, finished
+
+    def finished(self, now: float) -> bool:
+        """A non-looping clip has played to its end by caller time ``now``."""
+        return self._position(now)[1]
+
+    def frame_index(self, now: float) -> int:
+        """The clip frame nearest to caller time ``now`` (what MotionReference.frame_index carries)."""
+        return int(round(self._position(now)[0]))
+
+    def frame(self, now: float) -> ReferenceFrame:
+        """The reference frame at caller time ``now`` [s] (one frame: (3,), (4,), ..., (29,))."""
+        x, finished = self._position(now)
         i = min(int(np.floor(x)), self.ref.num_frames - 2)
         a = x - i
         r = self.ref
         lerp = lambda v: v[i] + (v[i + 1] - v[i]) * a  # noqa: E731
         vel_scale = 0.0 if finished else self.speed
         return ReferenceFrame(
-            root_pos=lerp(r.root_pos_w),
-            root_quat=quat_slerp(r.root_quat[i], r.root_quat[i + 1], np.asarray(a)),
-            root_lin_vel=lerp(r.root_lin_vel_w) * vel_scale,
-            root_ang_vel=lerp(r.root_ang_vel_w) * vel_scale,
+            root_pos_w=lerp(r.root_pos_w),
+            root_quat_w=quat_slerp(r.root_quat_w[i], r.root_quat_w[i + 1], np.asarray(a)),
+            root_lin_vel_w=lerp(r.root_lin_vel_w) * vel_scale,
+            root_ang_vel_w=lerp(r.root_ang_vel_w) * vel_scale,
             joint_pos=lerp(r.joint_pos),
             joint_vel=lerp(r.joint_vel) * vel_scale,
-            frame_index=int(round(x)),
-            finished=finished,
         )
 
 
@@ -121,7 +118,7 @@ class PlausibleFrames:
             self.last_event = ""
             return self.last[1]
         prev = self.filter.prev
-        out = self.filter.step(LiveFrame(now, f.root_pos, f.root_quat, f.joint_pos, True))
+        out = self.filter.step(LiveFrame(now, f.root_pos_w, f.root_quat_w, f.joint_pos, True))
         self.last_event = self.filter.last_event
         c, s = np.cos(self.filter.offset_yaw), np.sin(self.filter.offset_yaw)
         rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
@@ -130,11 +127,11 @@ class PlausibleFrames:
             jv = (out.joint_pos - prev.joint_pos) / (now - prev.stamp)
         res = replace(
             f,
-            root_pos=out.root_pos,
-            root_quat=out.root_quat,
+            root_pos_w=out.root_pos,
+            root_quat_w=out.root_quat,
             joint_pos=out.joint_pos,
-            root_lin_vel=rot @ f.root_lin_vel,
-            root_ang_vel=rot @ f.root_ang_vel,
+            root_lin_vel_w=rot @ f.root_lin_vel_w,
+            root_ang_vel_w=rot @ f.root_ang_vel_w,
             joint_vel=jv,
         )
         self.last = (now, res)

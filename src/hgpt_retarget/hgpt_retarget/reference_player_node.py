@@ -86,7 +86,8 @@ class ReferencePlayerNode(Node):
             frame = self.plausible(frame, now)
             if self.plausible.last_event:
                 self.get_logger().info(f"reference: {self.plausible.last_event}", throttle_duration_sec=1.0)
-        self.pub.publish(reference_frame_to_msg(frame, stamp, self.clip_id))
+        index = self.player.frame_index(now)
+        self.pub.publish(reference_frame_to_msg(frame, stamp, self.clip_id, index))
 
 
 def main(args: list[str] | None = None) -> None:

@@ -16,12 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from hgpt_core.g1 import NUM_JOINTS, G1Spec
-from hgpt_core.obs import build_obs, terms_from_layout
+from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
-from hgpt_sim.backend import PhysicsState
+from hgpt_core.state import ReferenceFrame, RobotState
 from hgpt_sim.model import Actuation
-from hgpt_sim.observation import obs_input
-from hgpt_sim.references import RefFrame
 
 
 class TrackerAdapter(Protocol):
@@ -41,7 +39,7 @@ class TrackerAdapter(Protocol):
         """Forget history of the given envs (default all)."""
         ...
 
-    def act(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
+    def act(self, state: RobotState, ref_next: ReferenceFrame) -> np.ndarray:
         """Robot state now + reference one control step ahead -> PD targets [rad], (N, 29)."""
         ...
 
@@ -93,11 +91,11 @@ class HgptAdapter:
         else:
             reset()
 
-    def act(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
-        n = state.qpos.shape[0]
+    def act(self, state: RobotState, ref_next: ReferenceFrame) -> np.ndarray:
+        n = state.joint_pos.shape[0]
         if self.last_action is None or self.last_action.shape[0] != n:
             self.last_action = np.zeros((n, NUM_JOINTS))
-        inp = obs_input(state, ref_next, self.last_action, self.default_pose)
+        inp = ObsInput.from_state(state, ref_next, self.last_action, self.default_pose)
         if hasattr(self.runtime, "act"):
             action = self.runtime.act(inp)
         else:

@@ -17,6 +17,7 @@ from mujoco import rollout
 
 from hgpt_core.g1 import KEYPOINT_BODIES, NUM_JOINTS
 from hgpt_core.rotations import cross
+from hgpt_core.state import ROOT_QPOS, ROOT_QVEL, RobotState
 from hgpt_sim.model import (
     SELF_CONTACT_SENSOR,
     TERRAIN_GEOM,
@@ -31,55 +32,29 @@ _FULL = mujoco.mjtState.mjSTATE_FULLPHYSICS
 _CTRL = int(mujoco.mjtState.mjSTATE_CTRL)
 
 
-@dataclass
-class PhysicsState:
-    """Robot state after a control step (sim truth). Leading shape (N,).
+@dataclass(kw_only=True, slots=True)
+class PhysicsState(RobotState):
+    """Robot state after a control step (sim truth: every :class:`~hgpt_core.state.RobotState` field is set),
+    plus the simulator's flags of that step. Leading shape (N,); bodies: the backend's ``body_names`` (K).
 
     Attributes:
-        qpos: Root pos [m] | root quat wxyz | 29 joints [rad], (N, 36).
-        qvel: Root lin vel world [m/s] | root ang vel body [rad/s] | 29 joints [rad/s], (N, 35).
-        body_pos_w: Tracked body origins [m], (N, K, 3).  body_quat_w: wxyz, (N, K, 4).
-        body_lin_vel_w: Body origin velocities [m/s], (N, K, 3).
         self_contact: Physics steps of the last control step with robot-robot contact, (N,).
         diverged: MuJoCo hit an instability warning (and reset the data) during the last step, (N,).
     """
 
-    qpos: np.ndarray
-    qvel: np.ndarray
+    root_pos_w: np.ndarray  # (the RobotState fields that may be None elsewhere are always set here)
+    root_lin_vel_w: np.ndarray
     body_pos_w: np.ndarray
     body_quat_w: np.ndarray
     body_lin_vel_w: np.ndarray
     self_contact: np.ndarray
     diverged: np.ndarray
 
-    def assign(self, env_ids: np.ndarray, part: PhysicsState) -> None:
-        """Overwrite rows ``env_ids`` with ``part`` (a state read for those envs only)."""
-        for k, v in vars(part).items():
-            getattr(self, k)[env_ids] = v
-
-    @property
-    def root_pos_w(self) -> np.ndarray:
-        return self.qpos[:, 0:3]
-
-    @property
-    def root_quat(self) -> np.ndarray:
-        return self.qpos[:, 3:7]
-
-    @property
-    def joint_pos(self) -> np.ndarray:
-        return self.qpos[:, 7:]
-
-    @property
-    def root_lin_vel_w(self) -> np.ndarray:
-        return self.qvel[:, 0:3]
-
-    @property
-    def root_ang_vel_b(self) -> np.ndarray:
-        return self.qvel[:, 3:6]
-
-    @property
-    def joint_vel(self) -> np.ndarray:
-        return self.qvel[:, 6:]
+    def assign(self, idx: np.ndarray, part: RobotState) -> None:
+        """Overwrite rows ``idx`` with ``part`` (a state read for those envs only), flags included."""
+        RobotState.assign(self, idx, part)  # (no zero-argument super() in a slots dataclass)
+        if isinstance(part, PhysicsState):
+            self.self_contact[idx], self.diverged[idx] = part.self_contact, part.diverged
 
 
 @dataclass
@@ -160,6 +135,12 @@ class RolloutBackend:
         self.datas = [mujoco.MjData(self.base) for _ in range(max(1, nthread))]
         self._fk = mujoco.MjData(self.base)
         self.nstate = mujoco.mj_stateSize(self.base, _FULL)
+        # Rows of self.state (mjSTATE_FULLPHYSICS): time | qpos (nq) | qvel (nv) | the rest.
+        nq, nv = self.base.nq, self.base.nv
+        self._qpos = slice(1, 1 + nq)
+        self._qvel = slice(1 + nq, 1 + nq + nv)
+        self._joint_qpos = slice(1 + ROOT_QPOS, 1 + nq)
+        self._joint_qvel = slice(1 + nq + ROOT_QVEL, 1 + nq + nv)
         self.body_ids = np.array([self.base.body(b).id for b in self.body_names])
         self._root_of_body = self.base.body_rootid[self.body_ids]
         self._sc_adr = int(self.base.sensor_adr[self.base.sensor(SELF_CONTACT_SENSOR).id])
@@ -193,9 +174,9 @@ class RolloutBackend:
             if params.friction is not None:
                 m.geom_friction[nom["friction_geoms"], 0] = params.friction[row]
             if params.dof_frictionloss is not None:
-                m.dof_frictionloss[6:] = params.dof_frictionloss[row]
+                m.dof_frictionloss[ROOT_QVEL:] = params.dof_frictionloss[row]
             if params.armature_scale is not None:
-                m.dof_armature[6:] = nom["armature"] * params.armature_scale[row]
+                m.dof_armature[ROOT_QVEL:] = nom["armature"] * params.armature_scale[row]
             if params.torso_com_offset is not None:
                 m.body_ipos[nom["torso"]] = nom["torso_ipos"] + params.torso_com_offset[row]
             if params.torso_mass_delta is not None:
@@ -212,8 +193,8 @@ class RolloutBackend:
     def set_state(self, env_ids: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
         ids = np.asarray(env_ids)
         self.state[ids, 0] = 0.0
-        self.state[ids, 1:37] = qpos
-        self.state[ids, 37:72] = qvel
+        self.state[ids, self._qpos] = qpos
+        self.state[ids, self._qvel] = qvel
         self.self_contact[ids] = 0
         self.diverged[ids] = False
 
@@ -257,7 +238,7 @@ class RolloutBackend:
             return
         contact = np.zeros(self.num_envs)
         for _ in range(nsub):  # the peers' loop: torque from the current state every physics step
-            tau = pd_torque(act, targets, self.state[:, 8:37], self.state[:, 43:72])
+            tau = pd_torque(act, targets, self.state[:, self._joint_qpos], self.state[:, self._joint_qvel])
             contact += self._rollout(np.ascontiguousarray(tau[:, None, :]))
         self.self_contact = contact
 
@@ -271,8 +252,8 @@ class RolloutBackend:
         d, ids, roots = self._fk, self.body_ids, self._root_of_body
         for row, i in enumerate(ids_env):
             m = self._model_list[i]
-            d.qpos[:] = self.state[i, 1:37]
-            d.qvel[:] = self.state[i, 37:72]
+            d.qpos[:] = self.state[i, self._qpos]
+            d.qvel[:] = self.state[i, self._qvel]
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
             mujoco.mj_comVel(m, d)
@@ -284,9 +265,9 @@ class RolloutBackend:
             )
         # cvel = (angular, linear) at the subtree CoM of the body's root: shift to the body origin.
         lin = cvel[..., 3:] + cross(cvel[..., :3], pos - com)
-        return PhysicsState(
-            qpos=self.state[ids_env, 1:37],
-            qvel=self.state[ids_env, 37:72],
+        return PhysicsState.from_qpos_qvel(
+            self.state[ids_env, self._qpos],
+            self.state[ids_env, self._qvel],
             body_pos_w=pos,
             body_quat_w=quat,
             body_lin_vel_w=lin,
@@ -314,6 +295,6 @@ def _nominal_params(m: mujoco.MjModel) -> dict:
         "torso_ipos": m.body_ipos[torso].copy(),
         "torso_mass": float(m.body_mass[torso]),
         "torso_inertia": m.body_inertia[torso].copy(),
-        "armature": m.dof_armature[6:].copy(),
+        "armature": m.dof_armature[ROOT_QVEL:].copy(),
         "friction_geoms": np.array(floor_like + feet),
     }

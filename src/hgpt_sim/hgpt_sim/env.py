@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from hgpt_core.obs import build_obs, privileged_obs_terms, terms_from_layout
+from hgpt_core.g1 import NUM_JOINTS
+from hgpt_core.obs import ObsInput, build_obs, privileged_obs_terms, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_core.state import ROOT_QPOS, ReferenceFrame
 from hgpt_sim.backend import Backend, PhysicsState, RolloutBackend
 from hgpt_sim.model import Actuation
-from hgpt_sim.observation import obs_input
 from hgpt_sim.randomization import DRConfig, PushSchedule, sample_model_params
-from hgpt_sim.references import MotionBank, RefFrame
+from hgpt_sim.references import MotionBank
 from hgpt_sim.rewards import FallConfig, FallDetector, RewardConfig, keypoint_weights, tracking_reward
 
 
@@ -128,10 +129,10 @@ class TrackingEnv:
         self.ep_len = np.zeros(n, dtype=np.int64)
         self.ep_return = np.zeros(n)
         self.time_s = np.zeros(n)
-        self.last_action = np.zeros((n, 29))
-        self.prev_targets = np.zeros((n, 29))
-        self.jitter = np.zeros((n, 29))
-        self._refs: dict[int, RefFrame] = {}  # reference frames by offset, valid until frames change
+        self.last_action = np.zeros((n, NUM_JOINTS))
+        self.prev_targets = np.zeros((n, NUM_JOINTS))
+        self.jitter = np.zeros((n, NUM_JOINTS))
+        self._refs: dict[int, ReferenceFrame] = {}  # reference frames by offset, valid until frames change
         self.state: PhysicsState = self.backend.read()
         self.reset()
 
@@ -176,11 +177,11 @@ class TrackingEnv:
         if dr.needs_model_copies:
             self.backend.set_model_params(ids, sample_model_params(rng, n, dr, ref.root_pos_w))
         if dr.default_jitter:
-            self.jitter[ids] = rng.uniform(*dr.default_jitter_range, (n, 29))
+            self.jitter[ids] = rng.uniform(*dr.default_jitter_range, (n, NUM_JOINTS))
         self.pushes.reset(rng, ids, self.time_s[ids])
         qpos = ref.qpos()
         if cfg.init_joint_noise > 0:
-            qpos[:, 7:] += rng.uniform(-cfg.init_joint_noise, cfg.init_joint_noise, (n, 29))
+            qpos[:, ROOT_QPOS:] += rng.uniform(-cfg.init_joint_noise, cfg.init_joint_noise, (n, NUM_JOINTS))
         self.backend.set_state(ids, qpos, ref.qvel())
         self.last_action[ids] = (ref.joint_pos - self.default_pose) / self.action_scale
         self.prev_targets[ids] = ref.joint_pos
@@ -203,9 +204,9 @@ class TrackingEnv:
         if cfg.dr.push:
             ids, dv = self.pushes.due(self.rng, self.time_s)
             if len(ids):
-                qvel = self.state.qvel[ids].copy()
+                qvel = self.state.qvel()[ids]
                 qvel[:, :3] += dv
-                self.backend.set_state(ids, self.state.qpos[ids], qvel)
+                self.backend.set_state(ids, self.state.qpos()[ids], qvel)
         self.backend.step(targets + self.jitter, self.decimation)
         self.frames += 1
         self._refs.clear()
@@ -268,7 +269,7 @@ class TrackingEnv:
 
     # ---- observations ------------------------------------------------------------------------------
 
-    def reference(self, offset: int = 0) -> RefFrame:
+    def reference(self, offset: int = 0) -> ReferenceFrame:
         """Reference of every env ``offset`` control steps from now (clamped to its clip)."""
         if offset not in self._refs:
             self._refs[offset] = self.motions.frame(self.clip_ids, self.frames + offset)
@@ -276,7 +277,7 @@ class TrackingEnv:
 
     def observe(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(deployable obs (N, D), privileged obs (N, Dp) or None), from the reference one step ahead."""
-        inp = obs_input(self.state, self.reference(1), self.last_action, self.default_pose)
+        inp = ObsInput.from_state(self.state, self.reference(1), self.last_action, self.default_pose)
         if not self.cfg.privileged_obs:
             return self._torch(build_obs(inp, self.obs_terms)), None
         priv = build_obs(inp, self.priv_terms)

@@ -62,7 +62,7 @@ def policy_name(policy: str | TrackerAdapter) -> str:
 def _perturb(env: TrackingEnv, ids: np.ndarray, seeds: Sequence[int], noise: float) -> None:
     """Add U(-noise, noise) [rad] to the initial joint angles, drawn from each run's own seed (so the
     batched and per-process paths start from the same states)."""
-    qpos, qvel = env.state.qpos[ids].copy(), env.state.qvel[ids].copy()
+    qpos, qvel = env.state.qpos()[ids], env.state.qvel()[ids]
     for row, s in enumerate(seeds):
         qpos[row, 7:] += np.random.default_rng(s).uniform(-noise, noise, qpos.shape[1] - 7)
     env.backend.set_state(ids, qpos, qvel)
@@ -119,7 +119,7 @@ def run_batch(
     reasons = [""] * n
     tf_step = np.full(n, -1, dtype=np.int64)
     rec = list(record)
-    qpos = {i: [env.state.qpos[i].copy()] for i in rec}
+    qpos = {i: [env.state.qpos()[i]] for i in rec}
     ref_qpos = {i: [env.reference().qpos()[i]] for i in rec}
     bar = tqdm(total=horizon, desc=f"{policy or adapter.name}: {n} runs", unit="step", disable=not progress)
     ticks = [time.perf_counter()]
@@ -142,7 +142,7 @@ def run_batch(
             tf_step[scored & ee & (tf_step < 0)] = k
             for i in rec:
                 if scored[i]:
-                    qpos[i].append(env.state.qpos[i].copy())
+                    qpos[i].append(env.state.qpos()[i])
                     ref_qpos[i].append(ref.qpos()[i])
             active = scored & (k < steps)
             ticks.append(time.perf_counter())

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from hgpt_core.rotations import quat_apply_inv, yaw_quat
+from hgpt_core.state import ReferenceFrame
 from hgpt_sim.backend import PhysicsState
-from hgpt_sim.references import RefFrame
 
 METRICS = ("mpjpe", "mpjve", "root_vel_err", "mpkpe_local_mm", "mpkpe_ref_heading_mm", "mpkpe_global_mm")
 UNITS = {
@@ -47,14 +47,14 @@ def _local(pos_w: np.ndarray, root_pos_w: np.ndarray, root_quat: np.ndarray) -> 
     return quat_apply_inv(heading, pos_w - root_pos_w[:, None, :])
 
 
-def step_errors(state: PhysicsState, ref: RefFrame) -> dict[str, np.ndarray]:
+def step_errors(state: PhysicsState, ref: ReferenceFrame) -> dict[str, np.ndarray]:
     """Errors of N robots against their reference at the same instant; each (N,).
 
     mpjpe: mean_j |q - q_ref| [rad]; mpjve: mean_j |dq - dq_ref| [rad/s]; root_vel_err: ||v - v_ref|| of the
     pelvis, world [m/s]; mpkpe_*: mean keypoint distance [mm] (module docstring: the three frames).
     """
-    local = _local(state.body_pos_w, state.root_pos_w, state.root_quat)
-    local_ref = _local(ref.keypoint_pos_w, ref.root_pos_w, ref.root_quat)
+    local = _local(state.body_pos_w, state.root_pos_w, state.root_quat_w)
+    local_ref = _local(ref.keypoint_pos_w, ref.root_pos_w, ref.root_quat_w)
     rel = state.body_pos_w - state.root_pos_w[:, None, :]  # robot about its root, world axes
     rel_ref = ref.keypoint_pos_w - ref.root_pos_w[:, None, :]
     return {

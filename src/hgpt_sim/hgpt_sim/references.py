@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -12,50 +12,9 @@ from hgpt_core.datasets import csv_fps
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import CONTROL_FPS
 from hgpt_core.reference import ReferenceMotion
-from hgpt_core.rotations import quat_apply_inv
+from hgpt_core.state import ReferenceFrame
 
-
-@dataclass
-class RefFrame:
-    """Reference state of N envs at one instant (world frame, wxyz). Leading shape (N,).
-
-    Attributes:
-        root_pos_w [m] (N, 3), root_quat (N, 4), root_lin_vel_w [m/s] (N, 3), root_ang_vel_w [rad/s] (N, 3),
-        joint_pos [rad] (N, 29), joint_vel [rad/s] (N, 29), keypoint_pos_w [m] (N, K, 3),
-        keypoint_quat_w (N, K, 4), keypoint_lin_vel_w [m/s] (N, K, 3).
-    """
-
-    root_pos_w: np.ndarray
-    root_quat: np.ndarray
-    root_lin_vel_w: np.ndarray
-    root_ang_vel_w: np.ndarray
-    joint_pos: np.ndarray
-    joint_vel: np.ndarray
-    keypoint_pos_w: np.ndarray
-    keypoint_quat_w: np.ndarray
-    keypoint_lin_vel_w: np.ndarray
-
-    def qpos(self) -> np.ndarray:
-        """MuJoCo qpos of the reference pose, (N, 36)."""
-        return np.concatenate((self.root_pos_w, self.root_quat, self.joint_pos), axis=-1)
-
-    def qvel(self) -> np.ndarray:
-        """MuJoCo qvel (root angular velocity in the root frame, as the free joint stores it), (N, 35)."""
-        ang_b = quat_apply_inv(self.root_quat, self.root_ang_vel_w)
-        return np.concatenate((self.root_lin_vel_w, ang_b, self.joint_vel), axis=-1)
-
-
-_FIELDS = (
-    "root_pos_w",
-    "root_quat",
-    "root_lin_vel_w",
-    "root_ang_vel_w",
-    "joint_pos",
-    "joint_vel",
-    "keypoint_pos_w",
-    "keypoint_quat_w",
-    "keypoint_lin_vel_w",
-)
+_FIELDS = tuple(f.name for f in fields(ReferenceFrame))
 
 
 class MotionBank:
@@ -98,12 +57,12 @@ class MotionBank:
         """
         return cls([ReferenceMotion.from_clip(load_motion_file(p, fps=csv_fps), fps=fps) for p in paths])
 
-    def frame(self, clip_ids: np.ndarray, frames: np.ndarray) -> RefFrame:
-        """Reference of each env at its frame (clamped to the clip). Shapes: (N,) -> RefFrame (N, ·)."""
+    def frame(self, clip_ids: np.ndarray, frames: np.ndarray) -> ReferenceFrame:
+        """Reference of each env at its frame (clamped to the clip). Shapes: (N,) -> ReferenceFrame (N, ·)."""
         clip_ids = np.asarray(clip_ids, dtype=np.int64)
         f = np.clip(np.asarray(frames, dtype=np.int64), 0, self.lengths[clip_ids] - 1)
         idx = self.starts[clip_ids] + f
-        return RefFrame(**{k: v[idx] for k, v in self._data.items()})
+        return ReferenceFrame(**{k: v[idx] for k, v in self._data.items()})
 
     def clip_index(self, name: str) -> int:
         """Index of a clip by name; raises ValueError listing the names."""

@@ -28,8 +28,8 @@ from hgpt_core.g1 import (
     UPPER_BODY_KEYPOINTS,
 )
 from hgpt_core.rotations import projected_gravity, quat_conj, quat_mul
+from hgpt_core.state import ReferenceFrame
 from hgpt_sim.backend import PhysicsState
-from hgpt_sim.references import RefFrame
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def soft_joint_limits(factor: float) -> np.ndarray:
 
 def tracking_reward(
     state: PhysicsState,
-    ref: RefFrame,
+    ref: ReferenceFrame,
     targets: np.ndarray,
     prev_targets: np.ndarray,
     weights: np.ndarray,
@@ -176,16 +176,16 @@ class FallDetector:
         self.anchor = body_names.index(ANCHOR_BODY)
         self.ee = np.array([body_names.index(b) for b in END_EFFECTOR_BODIES])
 
-    def ee_height_error(self, state: PhysicsState, ref: RefFrame) -> np.ndarray:
+    def ee_height_error(self, state: PhysicsState, ref: ReferenceFrame) -> np.ndarray:
         """Largest |z_ee - z_ee_ref| over the hands and feet [m]. Shape: (N,)."""
         e = self.ee
         return np.abs(state.body_pos_w[:, e, 2] - ref.keypoint_pos_w[:, e, 2]).max(-1)
 
-    def __call__(self, state: PhysicsState, ref: RefFrame) -> dict[str, np.ndarray]:
+    def __call__(self, state: PhysicsState, ref: ReferenceFrame) -> dict[str, np.ndarray]:
         """Boolean (N,) per reason: anchor_height, tilt, ee_height, nan, joint_limit; and ``any``."""
         c, a = self.cfg, self.anchor
         z = state.body_pos_w[..., 2]
-        finite = np.isfinite(state.qpos).all(-1) & np.isfinite(state.qvel).all(-1)
+        finite = np.isfinite(state.qpos()).all(-1) & np.isfinite(state.qvel()).all(-1)
         out = {
             **anchor_fall(
                 state.body_pos_w[:, a, 2],

@@ -16,6 +16,7 @@ import numpy as np
 
 from hgpt_core.g1 import G1Spec
 from hgpt_core.obs import ObsInput
+from hgpt_core.state import ReferenceFrame, RobotState
 from hgpt_policy.twist2 import (
     ACTION_SCALE,
     DEFAULT_ONNX,
@@ -25,10 +26,7 @@ from hgpt_policy.twist2 import (
     Twist2Policy,
     mimic_from_arrays,
 )
-from hgpt_sim.backend import PhysicsState
 from hgpt_sim.model import Actuation
-from hgpt_sim.observation import obs_input
-from hgpt_sim.references import RefFrame
 
 __all__ = ["DEFAULT_ONNX", "Twist2Adapter", "mimic_obs", "twist2_actuation"]
 
@@ -39,10 +37,10 @@ def twist2_actuation(physics_dt: float = 0.001, integrator: str = "euler", pd: s
     return Actuation(TWIST2_KP, TWIST2_KD, limit, physics_dt=physics_dt, integrator=integrator, pd=pd)
 
 
-def mimic_obs(ref: RefFrame) -> np.ndarray:
+def mimic_obs(ref: ReferenceFrame) -> np.ndarray:
     """TWIST2 ``build_mimic_obs`` (non-masked) of the reference frame. Shape: (N, 35)."""
     return mimic_from_arrays(
-        ref.root_pos_w, ref.root_quat, ref.root_lin_vel_w, ref.root_ang_vel_w, ref.joint_pos
+        ref.root_pos_w, ref.root_quat_w, ref.root_lin_vel_w, ref.root_ang_vel_w, ref.joint_pos
     )
 
 
@@ -82,13 +80,13 @@ class Twist2Adapter:
     def reset(self, env_ids: np.ndarray | None = None) -> None:
         self.policy.reset(env_ids)
 
-    def _inp(self, state: PhysicsState, ref_next: RefFrame) -> ObsInput:
+    def _inp(self, state: RobotState, ref_next: ReferenceFrame) -> ObsInput:
         zeros = np.zeros_like(state.joint_pos)  # TWIST2 feeds back its own raw action, kept in the policy
-        return obs_input(state, ref_next, zeros, TWIST2_DEFAULT_POSE)
+        return ObsInput.from_state(state, ref_next, zeros, TWIST2_DEFAULT_POSE)
 
-    def build_obs(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
+    def build_obs(self, state: RobotState, ref_next: ReferenceFrame) -> np.ndarray:
         """The 1432-wide observation; advances the history. Shape: (N, 1432)."""
         return self.policy.build_obs(self._inp(state, ref_next))
 
-    def act(self, state: PhysicsState, ref_next: RefFrame) -> np.ndarray:
+    def act(self, state: RobotState, ref_next: ReferenceFrame) -> np.ndarray:
         return self.policy.act(self._inp(state, ref_next)) * ACTION_SCALE + TWIST2_DEFAULT_POSE

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from hgpt_core.errors import HgptError
+from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.motion import MotionClip, atomic_write
 
 MANIFEST = "manifest.json"
@@ -25,10 +26,10 @@ STORE_VERSION = 1
 COLUMNS: dict[str, int] = {
     "root_pos": 3,  # [m], world, z up
     "root_quat": 4,  # wxyz
-    "joint_pos": 29,  # [rad], G1_JOINT_NAMES order
+    "joint_pos": NUM_JOINTS,  # [rad], G1_JOINT_NAMES order
     "root_lin_vel": 3,  # [m/s], world
     "root_ang_vel": 3,  # [rad/s], world
-    "joint_vel": 29,  # [rad/s]
+    "joint_vel": NUM_JOINTS,  # [rad/s]
 }
 SCHEMA = pa.schema(
     [pa.field(name, pa.list_(pa.float32(), width), nullable=False) for name, width in COLUMNS.items()],

@@ -18,12 +18,11 @@ import numpy as np
 from tqdm import tqdm
 
 from hgpt_core.errors import HgptError
-from hgpt_core.obs import build_obs, terms_from_layout
+from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_sim.adapters import TrackerAdapter
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.model import Actuation
-from hgpt_sim.observation import obs_input
 from hgpt_sim.randomization import DRConfig
 from hgpt_training.distill_data import CorpusMotions
 
@@ -160,7 +159,7 @@ def collect_round(
     for t in tqdm(range(steps), desc=f"collect beta={beta:.2f}", disable=not cfg.progress, leave=False):
         t0 = time.perf_counter()
         ref_next = env.reference(1)
-        tok = build_obs(obs_input(env.state, ref_next, last, default), terms)
+        tok = build_obs(ObsInput.from_state(env.state, ref_next, last, default), terms)
         which = mix.teacher_of(cluster)
         label = (mix.act(env.state, ref_next, which) - default) / scale
         if student is not None:

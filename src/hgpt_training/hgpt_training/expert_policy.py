@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from hgpt_core.errors import HgptError
-from hgpt_core.obs import build_obs, terms_from_layout
+from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
-from hgpt_sim.observation import obs_input
 from hgpt_training.ppo import ActorCritic
 
 ACTION_CLIP = 10.0
@@ -63,10 +62,10 @@ class ExpertPolicy:
 
     def observe(self, state, ref_next) -> tuple[np.ndarray, np.ndarray]:
         """(actor input (N, D) float32, base raw action (N, 29) float32: the teacher's, or zeros)."""
-        n = state.qpos.shape[0]
+        n = state.joint_pos.shape[0]
         if self.last_action is None or self.last_action.shape[0] != n:
             self.last_action = np.zeros((n, 29))
-        obs = build_obs(obs_input(state, ref_next, self.last_action, self.default), self.terms)
+        obs = build_obs(ObsInput.from_state(state, ref_next, self.last_action, self.default), self.terms)
         if self.teacher is None:
             return obs.astype(np.float32), np.zeros((n, 29), np.float32)
         base = (np.asarray(self.teacher.act(state, ref_next)) - self.default) / self.scale

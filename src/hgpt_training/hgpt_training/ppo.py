@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hgpt_core.g1 import NUM_JOINTS
+
 
 @dataclass(frozen=True)
 class PPOConfig:
@@ -136,7 +138,7 @@ class ActorCritic(nn.Module):
         self,
         actor_in: int,
         critic_in: int,
-        num_actions: int = 29,
+        num_actions: int = NUM_JOINTS,
         hidden_actor: tuple[int, ...] = (512, 256, 128),
         hidden_critic: tuple[int, ...] = (512, 256, 128),
         init_std: float = 1.0,
@@ -181,7 +183,9 @@ class ActorCritic(nn.Module):
 class Rollout:
     """One iteration's experience, (T, N, ...) tensors filled step by step."""
 
-    def __init__(self, t: int, n: int, actor_dim: int, critic_dim: int, num_actions: int = 29) -> None:
+    def __init__(
+        self, t: int, n: int, actor_dim: int, critic_dim: int, num_actions: int = NUM_JOINTS
+    ) -> None:
         z = lambda *s: torch.zeros(t, n, *s)  # noqa: E731
         self.actor_obs, self.critic_obs = z(actor_dim), z(critic_dim)
         self.base, self.actions = z(num_actions), z(num_actions)
