@@ -5,7 +5,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck disable=SC1091
 source scripts/env.sh
 rc=0
-python -m pytest "$@" || rc=$?
+# -rs: the reason of every skipped test (most need ../shared/data); --durations: the 15 slowest tests.
+python -m pytest -rs --durations=15 "$@" || rc=$?
 if ((rc == 5)); then
   # pytest's "no tests collected": not a failure of the code under test, but say so loudly.
   echo "scripts/test.sh: pytest collected no tests" >&2

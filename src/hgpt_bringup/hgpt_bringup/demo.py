@@ -37,11 +37,13 @@ class DemoArgs:
     human: str = ""
     """Human mocap file (BVH, ...); default: the bundled CMU 01_01 clip (forward jumps)."""
     policy: str = "twist2"
-    """Policy: an exported Humanoid-GPT .onnx/.pt, 'twist2' (bundled peer tracker) or 'zero'."""
+    """Policy: 'twist2' (bundled peer tracker), 'hgpt' (bundled Humanoid-GPT), an exported .onnx/.pt,
+    or 'zero' (hold the default pose)."""
     compare: tuple[str, ...] = ("twist2",)
     """Policies evaluated next to it on the same clip, starts and seeds (stage 2 only; the video shows
-    ``policy``). Empty: none."""
+    --policy). Empty: none."""
     out: Path = Path("outputs/demo")
+    """Output folder: REPORT.md, errors_over_time.png, the video, the retargeted clip, the graph's summary."""
     seeds: tuple[int, ...] = (0,)
     """Evaluation seeds (one MuJoCo episode each; they differ only with --init-noise)."""
     starts: int = 3
@@ -51,11 +53,11 @@ class DemoArgs:
     init_noise: float = 0.0
     """Uniform noise [rad] on the initial joint angles per seed."""
     video_seconds: float = 8.0
+    """Length of the offscreen video of robot and reference ghost [s, simulated]."""
     graph: bool = True
     """Also run the ROS 2 node graph (stage 3)."""
     graph_sim_seconds: float = 12.0
     """Simulated seconds of the graph run."""
-    workers: int = 2
 
 
 def _stage(name: str) -> float:

@@ -32,7 +32,7 @@ from hgpt_core.errors import HgptError
 
 @dataclass(frozen=True)
 class RunArgs:
-    """Arguments of ``hgpt run`` (the launch files' arguments, plus a duration)."""
+    """Arguments of hgpt run (the launch files' arguments, plus a duration)."""
 
     scenario: tyro.conf.Positional[str] = "teleop"
     """teleop | replay | eval."""
@@ -47,9 +47,10 @@ class RunArgs:
     catalogue, else an error saying to pass --fps)."""
     stop_at_clip_end: bool = True
     """Stop when a non-looping clip (source file) has played to its end: the monitor scores the span
-    ``hgpt eval`` scores."""
+    hgpt eval scores."""
     policy: str = ""
-    """Policy: 'zero' or a path to an exported .onnx/.pt (default: the scenario config's)."""
+    """Policy: 'hgpt' (bundled Humanoid-GPT), 'twist2' or 'twist2:<file.onnx>', 'zero' (hold the default
+    pose), or a path to an exported .onnx/.pt (default: the scenario config's)."""
     lockstep: bool = False
     """Simulation advances one control step per command (sim only)."""
     duration: float = 0.0

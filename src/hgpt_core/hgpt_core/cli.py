@@ -1,7 +1,7 @@
-"""``hgpt-clips``: inspect and convert G1 motion files.
+"""``hgpt clips``: inspect and convert G1 motion files.
 
-hgpt-clips check [PATH ...]         sanity table (feet vs floor, joint limits); no PATH = shared set
-hgpt-clips convert IN OUT [--fps F]  any supported format -> our .clip.npz at 50 Hz (atomic write)
+hgpt clips check [PATH ...]         sanity table (feet vs floor, joint limits); no PATH = shared set
+hgpt clips convert IN OUT [--fps F]  any supported format -> our .clip.npz at 50 Hz (atomic write)
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _table(clips: list[MotionClip]) -> str:
             or "-"
         )
         rows.append(
-            f"| {c.source} | {c.name[:48]} | {c.num_frames} | {c.fps:.1f} | {c.duration:.1f} | "
+            f"| {c.source} | {c.name} | {c.num_frames} | {c.fps:.1f} | {c.duration:.1f} | "
             f"{s.lowest_foot_z_median:.3f} | {100 * s.penetration_fraction:.0f} | "
             f"{100 * s.floating_fraction:.0f} | "
             f"{100 * s.upright_fraction:.0f} | {lim} |"
@@ -74,7 +74,7 @@ def run(cmd: Check | Convert) -> int:
         if isinstance(cmd, Check):
             clips = [load_clip(p, fps=cmd.fps) for p in cmd.paths] if cmd.paths else list(iter_g1_clips())
             print(_table(clips))
-            print(f"\n{len(clips)} clips, {sum(c.num_frames for c in clips)} frames")
+            print(f"\n{len(clips)} clips, {sum(c.num_frames for c in clips)} frames", flush=True)
         else:
             clip = load_clip(cmd.src, fps=cmd.fps, source=cmd.source, licence=cmd.licence).resample(
                 cmd.out_fps
