@@ -55,6 +55,7 @@ class MotionClip:
 
     @property
     def num_frames(self) -> int:
+        """Number of frames T."""
         return int(self.joint_pos.shape[0])
 
     @property
@@ -206,8 +207,11 @@ class MotionClip:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write ``path`` atomically: ``write(f)`` fills a temp file in the same folder (fsynced, the usual
-    permissions), then ``os.replace``; on any error the temp file is removed and ``path`` is untouched."""
+    """Write ``path`` atomically.
+
+    ``write(f)`` fills a temp file in the same folder (fsynced, the usual permissions), then ``os.replace``;
+    on any error the temp file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -78,8 +78,10 @@ class ObsInput:
         last_action: np.ndarray,
         default_joint_pos: np.ndarray,
     ) -> ObsInput:
-        """The one way to make an ObsInput. Privileged fields are filled where ``state`` has root truth and
-        bodies and ``ref_next`` has keypoints (a simulator), None otherwise (a real robot).
+        """The one way to make an ObsInput.
+
+        Privileged fields are filled where ``state`` has root truth and bodies and ``ref_next`` has keypoints
+        (a simulator), None otherwise (a real robot).
 
         Args:
             state: Robot state now, leading shape (...).

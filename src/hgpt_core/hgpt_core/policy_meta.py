@@ -61,6 +61,7 @@ class PolicyMetadata:
 
     @classmethod
     def from_json(cls, text: str) -> PolicyMetadata:
+        """Parse :meth:`to_json` output; raises MetadataMismatchError on malformed or unknown-version text."""
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -79,6 +80,7 @@ class PolicyMetadata:
 
     @property
     def obs_size(self) -> int:
+        """Width of the token: the sum of the observation terms' sizes."""
         return sum(int(s) for _, s in self.obs_terms)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -120,8 +122,11 @@ class PolicyMetadata:
 
 @dataclass(frozen=True)
 class RobotConfig:
-    """What the deployment side provides: the robot's joints, the token it builds, its control period,
-    and optionally the inference mode the runtime implements."""
+    """What the deployment side provides.
+
+    The robot's joints, the token it builds, its control period, and optionally the inference mode the
+    runtime implements.
+    """
 
     joint_names: tuple[str, ...] = G1_JOINT_NAMES
     obs_terms: tuple[tuple[str, int], ...] = tuple(obs_layout(DEPLOY_OBS_TERMS))

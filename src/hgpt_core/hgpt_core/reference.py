@@ -20,8 +20,10 @@ LOW_SOURCE_FPS = 20.0
 
 @dataclass(kw_only=True, slots=True)
 class ReferenceMotion(ReferenceFrame):
-    """A clip resampled to ``fps`` with derived quantities: a :class:`~hgpt_core.state.ReferenceFrame` with
-    leading dim T (one row per frame, keypoints always present) plus the clip's name and rates.
+    """A clip resampled to ``fps`` with derived quantities.
+
+    A :class:`~hgpt_core.state.ReferenceFrame` with leading dim T (one row per frame, keypoints always
+    present) plus the clip's name and rates.
 
     Attributes:
         root_pos_w: [m], (T, 3).  root_quat_w: wxyz, (T, 4).
@@ -39,12 +41,16 @@ class ReferenceMotion(ReferenceFrame):
 
     @property
     def num_frames(self) -> int:
+        """Number of frames T."""
         return int(self.joint_pos.shape[0])
 
     @property
     def upsample_note(self) -> str:
-        """A warning when the source clip was slower than :data:`LOW_SOURCE_FPS` ("" otherwise): its motion
-        between frames is interpolated, fast moves are smoothed and their velocities underestimated."""
+        """A warning when the source clip was slower than :data:`LOW_SOURCE_FPS` ("" otherwise).
+
+        Its motion between frames is interpolated, fast moves are smoothed and their velocities
+        underestimated.
+        """
         if 0 < self.source_fps < LOW_SOURCE_FPS:
             return (
                 f"clip '{self.name}' is {self.source_fps:.4g} Hz, upsampled to {self.fps:.4g} Hz: below "

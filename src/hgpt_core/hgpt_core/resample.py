@@ -1,5 +1,8 @@
-"""The one resampler of frame sequences (G1 clips, human mocap, recorded streams): linear interpolation for
-positions and joints, slerp for quaternions, at fractional frame positions or at times between stamps."""
+"""The one resampler of frame sequences (G1 clips, human mocap, recorded streams).
+
+Linear interpolation for positions and joints, slerp for quaternions, at fractional frame positions or at
+times between stamps.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +43,10 @@ class Resampler:
 
     @classmethod
     def at_times(cls, t_src: np.ndarray, t: np.ndarray) -> Resampler:
-        """Queries at times ``t`` [s] (N,) between frames stamped ``t_src`` [s] (T,), increasing, T >= 2;
-        clamped to the first and last frame."""
+        """Queries at times ``t`` [s] (N,) between frames stamped ``t_src`` [s] (T,).
+
+        ``t_src`` is increasing, T >= 2; queries are clamped to the first and last frame.
+        """
         t_src, t = np.asarray(t_src, dtype=np.float64), np.asarray(t, dtype=np.float64)
         if len(t_src) < 2:
             raise ValueError(f"resampling needs at least 2 frames, got {len(t_src)}")

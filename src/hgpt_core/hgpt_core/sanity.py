@@ -43,9 +43,11 @@ class ClipSanity:
 
     @property
     def feet_on_floor(self) -> bool:
+        """True when the median lowest foot height is neither below the floor nor floating."""
         return PENETRATION_Z <= self.lowest_foot_z_median <= FLOAT_Z / 2
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (JSON-ready)."""
         return asdict(self)
 
 

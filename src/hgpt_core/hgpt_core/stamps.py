@@ -6,6 +6,8 @@ from typing import Protocol
 
 
 class Stamp(Protocol):
+    """Anything with ROS time fields (builtin_interfaces/Time, a header stamp)."""
+
     sec: int
     nanosec: int
 

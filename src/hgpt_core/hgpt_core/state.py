@@ -1,5 +1,6 @@
-"""The two state types every package shares: :class:`RobotState` (what the robot is doing) and
-:class:`ReferenceFrame` (what it should be doing).
+"""The two state types every package shares.
+
+:class:`RobotState` (what the robot is doing) and :class:`ReferenceFrame` (what it should be doing).
 
 Both are batched: every array may carry leading dims ``(...)`` (one sample ``()``, N envs ``(N,)``, a clip
 ``(T,)``). Units are SI (m, rad, m/s, rad/s), quaternions wxyz. A Cartesian field's suffix names its frame:
@@ -77,8 +78,10 @@ class RobotState:
 
     @classmethod
     def from_qpos_qvel(cls, qpos: np.ndarray, qvel: np.ndarray, **other: Any) -> Self:
-        """Split MuJoCo qpos (..., 7 + 29) / qvel (..., 6 + 29) into fields (copies); ``other``: the remaining
-        fields (``body_pos_w``, ..., a subclass's own)."""
+        """Split MuJoCo qpos (..., 7 + 29) / qvel (..., 6 + 29) into fields (copies).
+
+        ``other``: the remaining fields (``body_pos_w``, ..., a subclass's own).
+        """
         qpos, qvel = np.asarray(qpos), np.asarray(qvel)
         if qpos.shape[-1] != ROOT_QPOS + NUM_JOINTS or qvel.shape[-1] != ROOT_QVEL + NUM_JOINTS:
             raise ValueError(f"qpos/qvel of shape {qpos.shape}/{qvel.shape}: want (..., 36)/(..., 35)")
@@ -106,8 +109,9 @@ class RobotState:
 
 @dataclass(slots=True)
 class ReferenceFrame:
-    """Reference motion at one instant per batch element (or a whole clip, leading dim T). Leading shape
-    ``(...)``.
+    """Reference motion at one instant per batch element (or a whole clip, leading dim T).
+
+    Leading shape ``(...)``.
 
     Attributes:
         root_pos_w: Pelvis position [m], (..., 3).
