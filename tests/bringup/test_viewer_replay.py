@@ -6,7 +6,7 @@ import numpy as np
 from rclpy.serialization import serialize_message
 
 from hgpt_bringup.bag_writer import BagWriter
-from hgpt_bringup.viewer_node import reference_pose, robot_pose
+from hgpt_bringup.viewer import reference_pose, robot_pose
 from hgpt_bringup.viewer_replay import load_timeline
 
 

@@ -4,7 +4,9 @@ viser (https://viser.studio, Apache-2.0; the viewer mjlab uses) serves a three.j
 wheel from a local port: no internet, no build step, any browser. :class:`G1Meshes` reads the shipped MJCF
 (``hgpt_core.g1.robot_xml_path()``, its visual meshes), :class:`ViewerScene` puts one frame per body for the
 robot and for the ghost and moves them from a pose (root position [m], root quaternion wxyz, 29 joint
-angles [rad] in G1 order) by MuJoCo forward kinematics. The ROS side is :mod:`hgpt_bringup.viewer_node`.
+angles [rad] in G1 order) by MuJoCo forward kinematics. Also what the live node and the bag replay share:
+message -> :class:`Pose` (duck-typed, no rclpy), the side panel (:class:`Readout`), the server. The ROS side
+is :mod:`hgpt_bringup.viewer_node`, the bag replay :mod:`hgpt_bringup.viewer_replay`.
 """
 
 from __future__ import annotations
@@ -170,3 +172,71 @@ def joint_error(robot: Pose | None, ghost: Pose | None) -> tuple[float, float]:
     if robot is None or ghost is None:
         return float("nan"), float("nan")
     return float(np.mean(np.abs(robot.q - ghost.q))), float(np.linalg.norm(robot.root_pos - ghost.root_pos))
+
+
+CAMERA_OFFSET = np.array([1.4, -1.8, 0.35])
+"""Camera position relative to the point it looks at [m] (front-left of a robot facing +x, slightly above)."""
+MODE_NAMES = {0: "DAMP", 1: "STAND", 2: "TRACK", 3: "HOLD"}
+
+
+def robot_pose(msg, ref: Pose | None) -> Pose:
+    """A RobotState as a :class:`Pose` (xyzw at the message, wxyz here)."""
+    q = np.asarray(msg.q, dtype=np.float64)
+    if msg.has_root_truth:
+        p, o = msg.root_pose.position, msg.root_pose.orientation
+        return Pose(np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z]), q)
+    o = msg.imu_orientation  # no root truth (real robot): IMU attitude at the reference's position
+    pos = ref.root_pos if ref is not None else np.array([0.0, 0.0, 0.76])
+    return Pose(pos.copy(), np.array([o.w, o.x, o.y, o.z]), q)
+
+
+def reference_pose(msg) -> Pose | None:
+    """A MotionReference as a :class:`Pose` (None when not valid)."""
+    if not msg.valid:
+        return None
+    p, o = msg.root_position, msg.root_orientation
+    return Pose(
+        np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z]), np.asarray(msg.joint_positions, float)
+    )
+
+
+@dataclass
+class Readout:
+    """What the side panel shows."""
+
+    t: float = float("nan")  # robot state stamp [s]
+    mode: str = "-"
+    state: str = "-"
+    reason: str = ""
+    policy: str = "-"
+    clip: str = "-"
+    fault: bool = False
+
+    def markdown(self, robot: Pose | None, ghost: Pose | None) -> str:
+        err, root = joint_error(robot, ghost)
+        fault = " **FAULT**" if self.fault else ""
+        lines = [
+            f"**mode** {self.mode}{fault} · **state** {self.state}",
+            f"**joint error** {err:.3f} rad · **root offset** {root:.2f} m",
+            f"**t** {self.t:.2f} s · **policy** {self.policy} · **clip** {self.clip}",
+        ]
+        if self.reason:
+            lines.append(f"_{self.reason}_")
+        return "  \n".join(lines)
+
+
+def make_server(host: str, port: int):
+    """A viser server on ``host:port`` with the camera looking at a standing G1."""
+    import viser
+
+    server = viser.ViserServer(host=host, port=port, label="hgpt viewer", verbose=False)
+    server.initial_camera.position = CAMERA_OFFSET + np.array([0.0, 0.0, 0.75])
+    server.initial_camera.look_at = (0.0, 0.0, 0.75)
+
+    @server.on_client_connect
+    def _(client) -> None:  # each new page: close to the robot
+        with client.atomic():
+            client.camera.position = CAMERA_OFFSET + np.array([0.0, 0.0, 0.75])
+            client.camera.look_at = (0.0, 0.0, 0.75)
+
+    return server

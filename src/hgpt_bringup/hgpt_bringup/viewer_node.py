@@ -16,78 +16,21 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from hgpt_bringup.viewer import DEFAULT_PORT, MESH_CELL_M, G1Meshes, Pose, ViewerScene, joint_error
-
-CAMERA_OFFSET = np.array([1.4, -1.8, 0.35])
-"""Camera position relative to the point it looks at [m] (front-left of a robot facing +x, slightly above)."""
-MODE_NAMES = {0: "DAMP", 1: "STAND", 2: "TRACK", 3: "HOLD"}
-
-
-def robot_pose(msg, ref: Pose | None) -> Pose:
-    """A RobotState as a :class:`Pose` (xyzw at the message, wxyz here)."""
-    q = np.asarray(msg.q, dtype=np.float64)
-    if msg.has_root_truth:
-        p, o = msg.root_pose.position, msg.root_pose.orientation
-        return Pose(np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z]), q)
-    o = msg.imu_orientation  # no root truth (real robot): IMU attitude at the reference's position
-    pos = ref.root_pos if ref is not None else np.array([0.0, 0.0, 0.76])
-    return Pose(pos.copy(), np.array([o.w, o.x, o.y, o.z]), q)
-
-
-def reference_pose(msg) -> Pose | None:
-    """A MotionReference as a :class:`Pose` (None when not valid)."""
-    if not msg.valid:
-        return None
-    p, o = msg.root_position, msg.root_orientation
-    return Pose(
-        np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z]), np.asarray(msg.joint_positions, float)
-    )
-
-
-@dataclass
-class Readout:
-    """What the side panel shows."""
-
-    t: float = float("nan")  # robot state stamp [s]
-    mode: str = "-"
-    state: str = "-"
-    reason: str = ""
-    policy: str = "-"
-    clip: str = "-"
-    fault: bool = False
-
-    def markdown(self, robot: Pose | None, ghost: Pose | None) -> str:
-        err, root = joint_error(robot, ghost)
-        fault = " **FAULT**" if self.fault else ""
-        lines = [
-            f"**mode** {self.mode}{fault} · **state** {self.state}",
-            f"**joint error** {err:.3f} rad · **root offset** {root:.2f} m",
-            f"**t** {self.t:.2f} s · **policy** {self.policy} · **clip** {self.clip}",
-        ]
-        if self.reason:
-            lines.append(f"_{self.reason}_")
-        return "  \n".join(lines)
-
-
-def make_server(host: str, port: int):
-    """A viser server on ``host:port`` with the camera looking at a standing G1."""
-    import viser
-
-    server = viser.ViserServer(host=host, port=port, label="hgpt viewer", verbose=False)
-    server.initial_camera.position = CAMERA_OFFSET + np.array([0.0, 0.0, 0.75])
-    server.initial_camera.look_at = (0.0, 0.0, 0.75)
-
-    @server.on_client_connect
-    def _(client) -> None:  # each new page: close to the robot
-        with client.atomic():
-            client.camera.position = CAMERA_OFFSET + np.array([0.0, 0.0, 0.75])
-            client.camera.look_at = (0.0, 0.0, 0.75)
-
-    return server
+from hgpt_bringup.viewer import (
+    DEFAULT_PORT,
+    MESH_CELL_M,
+    MODE_NAMES,
+    G1Meshes,
+    Pose,
+    Readout,
+    ViewerScene,
+    make_server,
+    reference_pose,
+    robot_pose,
+)
 
 
 class ReferenceMarkers:

@@ -14,8 +14,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hgpt_bringup.viewer import DEFAULT_PORT, MESH_CELL_M, G1Meshes, ViewerScene
-from hgpt_bringup.viewer_node import MODE_NAMES, Readout, make_server, reference_pose, robot_pose
+from hgpt_bringup.viewer import (
+    DEFAULT_PORT,
+    MESH_CELL_M,
+    MODE_NAMES,
+    G1Meshes,
+    Readout,
+    ViewerScene,
+    make_server,
+    reference_pose,
+    robot_pose,
+)
 
 
 @dataclass
