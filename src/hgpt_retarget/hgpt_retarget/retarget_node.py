@@ -13,7 +13,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from hgpt_msgs.msg import HumanPose, MotionReference, RobotState
-from hgpt_retarget.live import LiveConfig, LiveRetargeter
+from hgpt_retarget.live import LiveRetargeter
+from hgpt_retarget.live_config import LiveConfig
 from hgpt_retarget.msg_conv import frame_to_msg, human_pose_from_msg
 from hgpt_retarget.plausible import ReferenceFilter
 from hgpt_ros.node_main import run_node
