@@ -2,6 +2,7 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 RUFF := .venv/bin/ruff
+MYPY := .venv/bin/mypy
 
 .PHONY: help setup demo test format lint bench
 
@@ -10,7 +11,7 @@ help:
 	@echo "make demo    setup, then run the demo (scripts/demo.sh)"
 	@echo "make test    setup, then run all tests (scripts/test.sh; ARGS='...' passes pytest arguments)"
 	@echo "make format  ruff format + import sorting"
-	@echo "make lint    ruff check + ruff format --check"
+	@echo "make lint    ruff check (docstring rules on hgpt_core) + ruff format --check + mypy over src/"
 	@echo "make bench   setup, then run the benchmarks (scripts/bench.sh)"
 
 setup:
@@ -29,6 +30,7 @@ format: setup
 lint: setup
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(MYPY)
 
 bench: setup
 	@bash scripts/bench.sh

@@ -315,14 +315,14 @@ def make_monitor_node(clip_seconds: float | None = None, **kwargs):
     class TrackingMonitorNode(Node):
         def __init__(self) -> None:
             super().__init__("tracking_monitor", **kwargs)
-            motion = self.declare_parameter("motion", "").value
-            fps = self.declare_parameter("fps", 0.0).value
-            speed = self.declare_parameter("speed", 1.0).value
-            loop = self.declare_parameter("loop", False).value
-            self.exit_at_clip_end = self.declare_parameter("exit_at_clip_end", False).value
+            motion: str = self.declare_parameter("motion", "").value
+            fps: float = self.declare_parameter("fps", 0.0).value
+            speed: float = self.declare_parameter("speed", 1.0).value
+            loop: bool = self.declare_parameter("loop", False).value
+            self.exit_at_clip_end: bool = self.declare_parameter("exit_at_clip_end", False).value
             # > 0: stop once the robot state is this far [s] past the newest reference (source bag)
-            self.reference_gap_s = self.declare_parameter("exit_after_reference_gap_s", 0.0).value
-            self.summary_path = self.declare_parameter("summary", "").value
+            self.reference_gap_s: float = self.declare_parameter("exit_after_reference_gap_s", 0.0).value
+            self.summary_path: str = self.declare_parameter("summary", "").value
             end_s = clip_seconds
             if end_s is None and motion and not loop:
                 end_s = clip_duration(motion, fps, speed)

@@ -206,7 +206,7 @@ class MotionClip:
         return clip.validate(path)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Write ``path`` atomically.
 
     ``write(f)`` fills a temp file in the same folder (fsynced, the usual permissions), then ``os.replace``;

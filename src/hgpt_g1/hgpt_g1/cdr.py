@@ -16,6 +16,9 @@ tests/g1/unitree_hg_check.py compares both directions with rclpy's own (de)seria
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from hgpt_g1.crc import LOWCMD_DTYPE, LOWSTATE_DTYPE
@@ -27,8 +30,9 @@ _HEADER = b"\x00\x01\x00\x00"
 def _elements(dtype: np.dtype, base: int = 0) -> list[tuple[int, int]]:
     """(offset, size) of every primitive element of a C-struct dtype, in declaration order (pads skipped)."""
     out: list[tuple[int, int]] = []
-    for name in dtype.names:
-        sub, off = dtype.fields[name][:2]
+    fields: Mapping[str, Any] = dtype.fields or {}
+    for name in dtype.names or ():
+        sub, off = fields[name][:2]
         if name == "pad":
             continue
         base_dt, shape = sub.subdtype if sub.subdtype else (sub, ())
@@ -46,7 +50,9 @@ class CdrLayout:
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
-        c_idx, cdr_idx, pos = [], [], 0
+        c_idx: list[int] = []
+        cdr_idx: list[int] = []
+        pos = 0
         for off, size in _elements(dtype):
             pos += -pos % size  # align to the element's size
             c_idx.extend(range(off, off + size))

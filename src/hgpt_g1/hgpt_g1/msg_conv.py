@@ -9,6 +9,8 @@ unitree_hg's IMU quaternion is the array (w, x, y, z).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion
@@ -58,7 +60,7 @@ def lowstate_struct_from_raw(raw: bytes, lowstate_type: type) -> bytes:
         return LOWSTATE_CDR.to_struct(raw)
     except ValueError:
         try:
-            msg = deserialize_message(raw, lowstate_type)
+            msg: Any = deserialize_message(raw, lowstate_type)
         except Exception as exc:  # noqa: BLE001 - rclpy raises assorted types for garbage
             raise ValueError(f"undecodable LowState ({len(raw)} bytes): {exc}") from exc
         return pack_lowstate_msg(msg)
@@ -70,7 +72,7 @@ def lowcmd_struct_from_raw(raw: bytes, lowcmd_type: type) -> bytes:
         return LOWCMD_CDR.to_struct(raw)
     except ValueError:
         try:
-            msg = deserialize_message(raw, lowcmd_type)
+            msg: Any = deserialize_message(raw, lowcmd_type)
         except Exception as exc:  # noqa: BLE001
             raise ValueError(f"undecodable LowCmd ({len(raw)} bytes): {exc}") from exc
         return pack_lowcmd_msg(msg)

@@ -95,7 +95,8 @@ class PolicyConfig:
         unknown = sorted(set(d) - set(known))
         if unknown:
             raise ValueError(f"unknown PolicyConfig fields {unknown}; valid: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kwargs)
 
 
 # The paper's sizes (supplementary Table 4: 12 layers, width 256/384/768). MLP widths are chosen so the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,10 +27,13 @@ class TorchEngine:
     """Runs the PyTorch module (reference implementation, and training-time rollouts)."""
 
     def __init__(self, model: torch.nn.Module, graph: str, threads: int | None = None) -> None:
-        self.model, self.graph = model.eval(), graph
+        # GPT / MLP / TCN share act_last, empty_cache and step by convention, not through a base class.
+        self.model: Any = model.eval()
+        self.graph = graph
         if threads is not None:
             torch.set_num_threads(threads)  # process-wide: torch has no per-module thread count
-        self.k = self.v = None
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
 
     @torch.no_grad()
     def window(self, tokens: np.ndarray) -> np.ndarray:
@@ -39,6 +43,7 @@ class TorchEngine:
         self.k, self.v = self.model.empty_cache(batch)
 
     def kv_reset(self, rows: np.ndarray) -> None:
+        assert self.k is not None and self.v is not None, "kv_alloc first"
         self.k[:, rows] = 0.0
         self.v[:, rows] = 0.0
 

@@ -15,6 +15,11 @@ class ObsNormalizer(nn.Module):
     graph holds them as constants. ``clip <= 0`` disables clipping.
     """
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+    frozen: torch.Tensor
+
     def __init__(self, dim: int, clip: float = 10.0, eps: float = 1e-2) -> None:
         super().__init__()
         self.dim, self.clip, self.eps = dim, float(clip), float(eps)
@@ -60,6 +65,13 @@ class RotaryEmbedding(nn.Module):
     rotation composed from two tables computed in float64 (angle addition), so every position up to
     ``R**2`` is accurate to float32 rounding. The tables are derived, not saved (non-persistent buffers).
     """
+
+    rot_half: torch.Tensor
+    eye: torch.Tensor
+    cos_lo: torch.Tensor
+    sin_lo: torch.Tensor
+    cos_hi: torch.Tensor
+    sin_hi: torch.Tensor
 
     def __init__(self, head_dim: int, base: float = 10000.0, radix: int = 2048) -> None:
         super().__init__()

@@ -52,11 +52,12 @@ class PolicyNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("policy_node", **kwargs)
         ro = ParameterDescriptor(read_only=True)
-        spec = self.declare_parameter("policy", "zero", ro).value
-        self.trigger = self.declare_parameter("trigger", "timer", ro).value  # timer | state (lock-step sims)
+        spec: str = self.declare_parameter("policy", "zero", ro).value
+        # timer | state (lock-step sims)
+        self.trigger: str = self.declare_parameter("trigger", "timer", ro).value
         # trigger=state: wait this long [s, wall] for the reference stamped like the state (0: don't wait).
-        self.reference_wait_s = self.declare_parameter("reference_wait_s", 0.0, ro).value
-        start_mode = self.declare_parameter("start_mode", "damp", ro).value
+        self.reference_wait_s: float = self.declare_parameter("reference_wait_s", 0.0, ro).value
+        start_mode: str = self.declare_parameter("start_mode", "damp", ro).value
         cfg = declare_dataclass(self, ControllerConfig, prefix="safety.")
         policy = load_tracking_policy(spec)
         check_metadata(policy.meta, RobotConfig(obs_terms=tuple(map(tuple, policy.meta.obs_terms))))

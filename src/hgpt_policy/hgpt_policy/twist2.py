@@ -98,6 +98,7 @@ class Twist2Policy:
     def reset(self, env_ids: np.ndarray | None = None) -> None:
         if self.history is None:
             return
+        assert self.last_action is not None  # allocated together with the history
         sel = slice(None) if env_ids is None else env_ids
         self.history[sel] = 0.0
         self.last_action[sel] = 0.0
@@ -107,6 +108,7 @@ class Twist2Policy:
         batched = np.ndim(inp.joint_pos) == 2
         n = inp.joint_pos.shape[0] if batched else 1
         self._ensure(n)
+        assert self.history is not None and self.last_action is not None  # _ensure allocated them
         mimic = mimic_from_arrays(
             inp.ref_root_pos_w,
             inp.ref_root_quat,

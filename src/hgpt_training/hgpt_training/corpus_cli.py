@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tyro
 
@@ -99,7 +101,11 @@ def all_cmd(cfg: AllConfig) -> None:
 
 def main() -> None:
     """``hgpt corpus`` / ``python -m hgpt_training.corpus_cli``: subcommands build, hme, all."""
-    cmds = {"build": (CorpusConfig, build_cmd), "hme": (HMEConfig, hme_cmd), "all": (AllConfig, all_cmd)}
+    cmds: dict[str, tuple[type, Callable[[Any], None]]] = {
+        "build": (CorpusConfig, build_cmd),
+        "hme": (HMEConfig, hme_cmd),
+        "all": (AllConfig, all_cmd),
+    }
     cfg = tyro.extras.subcommand_cli_from_dict({k: t for k, (t, _) in cmds.items()}, description=DESCRIPTION)
     next(run for t, run in cmds.values() if isinstance(cfg, t))(cfg)
 

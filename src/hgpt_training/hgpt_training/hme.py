@@ -104,6 +104,10 @@ class PeriodicAutoencoder(nn.Module):
     neighbouring frames only and one pass over a whole sequence gives exactly every window's latent.
     """
 
+    pairs: torch.Tensor
+    freqs: torch.Tensor
+    time: torch.Tensor
+
     def __init__(self, in_channels: int, cfg: PAEConfig, fps: float):
         super().__init__()
         if cfg.kernel % 2 != 1:

@@ -85,6 +85,10 @@ def gae(
 class RunningNorm(nn.Module):
     """Running mean/variance of inputs (buffers: saved with the model); identity until updated."""
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, dim: int, eps: float = 1e-2) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
