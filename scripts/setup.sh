@@ -135,6 +135,6 @@ if [[ "$(cat "$train_stamp" 2>/dev/null)" != "$train_hash" ]]; then
 fi
 
 # --- 8. smoke check -------------------------------------------------------------------------------------
-"$VPY" -c 'import rclpy, hgpt_msgs.msg, hgpt_core, hgpt_training' \
-  || die "the venv cannot import rclpy / hgpt_msgs / hgpt_core / hgpt_training (see the error above)"
+"$VPY" -c 'import rclpy, hgpt_msgs.msg, hgpt_core, hgpt_ros, hgpt_training' \
+  || die "the venv cannot import rclpy / hgpt_msgs / hgpt_core / hgpt_ros / hgpt_training (see the error above)"
 log "ready: source scripts/env.sh (or use .venv/bin/python, which finds install/ by itself)"
