@@ -7,7 +7,9 @@ then.
 from __future__ import annotations
 
 import json
+import math
 import sys
+from pathlib import Path
 
 import tyro
 
@@ -38,6 +40,13 @@ def run(cmd: Record | Play | ToClips | Info) -> int:
                 print(i.table())
             return 0 if i.complete else 1
         if isinstance(cmd, ToClips):
+            for name, v in (("fps", cmd.fps), ("max-gap", cmd.max_gap)):
+                if not 0 < v < math.inf:
+                    raise BagError(f"--{name} {v} must be a positive number")
+            if not 0 <= cmd.min_duration < math.inf:
+                raise BagError(f"--min-duration {cmd.min_duration} must be >= 0")
+            if Path(cmd.out).exists() and not Path(cmd.out).is_dir():
+                raise BagError(f"{cmd.out}: exists and is not a folder (the output folder of the clips)")
             s = bag_to_clips(cmd.bag, cmd.out, cmd.kind, cmd.topic, cmd.fps, cmd.max_gap, cmd.min_duration,
                              cmd.time_source, cmd.licence, cmd.strict)  # fmt: skip
             for p in s["problems"]:

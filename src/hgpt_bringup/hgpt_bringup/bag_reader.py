@@ -171,6 +171,8 @@ class BagReader:
         want = set(topics) if topics is not None else None
         if self._reader is not None:
             conns = [c for c in self._reader.connections if want is None or c.topic in want]
+            if not conns:
+                return  # (rosbags reads every connection when given none)
             for c, t, data in self._reader.messages(connections=conns):
                 yield BagMessage(c.topic, c.msgtype, t, bytes(data))
             return

@@ -127,6 +127,8 @@ class BagRecorderNode(Node):
 
     def close(self) -> None:
         """Finish the bag (idempotent)."""
+        if not hasattr(self, "lock"):
+            return  # __init__ refused its parameters before opening the bag (rclpy's shutdown still calls us)
         with self.lock:
             writer, self.writer = self.writer, None
         if writer is not None:
@@ -146,6 +148,8 @@ def record(cmd: Record) -> int:
     """``hgpt bag record``: until Ctrl-C / SIGTERM (rclpy shuts the context down) or ``cmd.duration``."""
     if Path(cmd.out).exists():
         raise BagError(f"{cmd.out}: exists already; not overwriting (choose a new output folder)")
+    if not cmd.duration >= 0:
+        raise BagError(f"duration {cmd.duration} must be >= 0 s (0 = until Ctrl-C / SIGTERM)")
     params = [Parameter("out", value=str(cmd.out)), Parameter("licence", value=cmd.licence)]
     if cmd.topics:
         params.append(Parameter("topics", value=list(cmd.topics)))

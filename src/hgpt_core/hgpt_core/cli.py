@@ -6,6 +6,7 @@ hgpt clips convert IN OUT [--fps F]  any supported format -> our .clip.npz at 50
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,23 @@ def _table(clips: list[MotionClip]) -> str:
     return "\n".join(rows)
 
 
+def _check_args(cmd: Check | Convert) -> None:
+    """Rates must be positive; inputs files, the output not a folder (HgptError naming the argument)."""
+    rates = [("--fps", cmd.fps)] + ([("--out-fps", cmd.out_fps)] if isinstance(cmd, Convert) else [])
+    for name, v in rates:
+        if v is not None and not 0 < v < math.inf:
+            raise HgptError(f"{name} {v} must be a positive frame rate [Hz]")
+    for p in cmd.paths if isinstance(cmd, Check) else (cmd.src,):
+        if p.is_dir():
+            raise HgptError(f"{p}: is a folder, not a motion file")
+    if isinstance(cmd, Convert) and cmd.dst.is_dir():
+        raise HgptError(f"{cmd.dst}: is a folder; give the path of the output file (e.g. NAME.clip.npz)")
+
+
 def run(cmd: Check | Convert) -> int:
     """Execute one sub-command; returns the process exit code."""
     try:
+        _check_args(cmd)
         if isinstance(cmd, Check):
             clips = [load_clip(p, fps=cmd.fps) for p in cmd.paths] if cmd.paths else list(iter_g1_clips())
             print(_table(clips))

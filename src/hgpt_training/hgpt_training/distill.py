@@ -99,6 +99,24 @@ class DistillConfig:
     """Name recorded in the metadata (default ``hgpt-<student>-<size>-<inference>``)."""
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse counts and rates that cannot work (HgptError naming the option), before any loading."""
+        positive = {
+            "rounds": self.rounds, "batch-tokens": self.batch_tokens, "lr": self.lr,
+            "grad-clip": self.grad_clip,
+            "ckpt-every": self.ckpt_every, "threads": self.threads, "max-tokens": self.max_tokens,
+            "max-frames": self.max_frames, "batch-size": self.batch_size, "seq-len": self.seq_len,
+            "n-layer": self.n_layer,
+        }  # fmt: skip
+        for name, v in positive.items():
+            if v is not None and not 0 < v < float("inf"):
+                raise HgptError(f"--{name} {v} must be > 0")
+        for name, v in {"iters-first": self.iters_first, "iters-per-round": self.iters_per_round}.items():
+            if v < 0:
+                raise HgptError(f"--{name} {v} must be >= 0")
+        if not all(0.0 <= b <= 1.0 for b in self.betas):
+            raise HgptError(f"--betas {' '.join(map(str, self.betas))}: each must be in [0, 1]")
+
     def policy_config(self) -> PolicyConfig:
         if self.student == "gpt":
             extra = {"n_layer": self.n_layer} if self.n_layer else {}
