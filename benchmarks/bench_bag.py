@@ -33,8 +33,8 @@ def real_messages() -> list[tuple[str, str, int, bytes]]:
     from rclpy.serialization import serialize_message
 
     from hgpt_core.datasets import bundled_clip_path
+    from hgpt_retarget.msg_conv import reference_frame_to_msg
     from hgpt_retarget.player import ReferencePlayer
-    from hgpt_retarget.player_msgs import reference_frame_to_msg
     from hgpt_sim.msg_conv import robot_state_to_msg
 
     player = ReferencePlayer.from_file(str(bundled_clip_path()))

@@ -49,7 +49,7 @@ def messages(walk):
     """(topic, type, t_ns, cdr) of the walk: references (with a gap, then a short other clip) + states."""
     from rclpy.serialization import serialize_message
 
-    from hgpt_retarget.player_msgs import reference_frame_to_msg
+    from hgpt_retarget.msg_conv import reference_frame_to_msg
     from hgpt_sim.msg_conv import robot_state_to_msg
 
     ref = walk.ref
@@ -155,7 +155,7 @@ def test_resamples_to_50hz(tmp_path, walk):
     """A 100 Hz reference stream becomes a 50 Hz clip of the same motion."""
     from rclpy.serialization import serialize_message
 
-    from hgpt_retarget.player_msgs import reference_frame_to_msg
+    from hgpt_retarget.msg_conv import reference_frame_to_msg
 
     msgs = []
     for k in range(400):

@@ -8,8 +8,8 @@ from rclpy.serialization import serialize_message
 from hgpt_core.datasets import bundled_clip_path
 from hgpt_core.state import ReferenceFrame, RobotState
 from hgpt_policy.msg_conv import reference_frame_from_msg, robot_state_from_msg
+from hgpt_retarget.msg_conv import reference_frame_to_msg
 from hgpt_retarget.player import ReferencePlayer
-from hgpt_retarget.player_msgs import reference_frame_to_msg
 from hgpt_ros.msg_conv import time_msg
 from hgpt_sim.msg_conv import robot_state_to_msg
 

@@ -190,8 +190,10 @@ class G1IK:
         q[7:] = np.clip(q[7:], m.jnt_range[1:, 0], m.jnt_range[1:, 1])
         self.configuration.update(q)
 
-    def _set_targets(self, pos, quat, pos_cost, ori_cost, parents, chain_dir, chain_len, first: bool) -> list:
+    def _set_targets(self, tg: FrameTargets, first: bool) -> list:
         """Set task targets; on later iterations only chained targets move (their anchors moved)."""
+        pos, quat, pos_cost, ori_cost = tg.pos, tg.quat, tg.pos_cost, tg.ori_cost
+        parents, chain_dir, chain_len = tg.chain_parent, tg.chain_dir, tg.chain_len
         xpos = self.configuration.data.xpos
         placed = pos.copy()
         active = []
@@ -214,13 +216,7 @@ class G1IK:
 
     def solve(
         self,
-        pos: np.ndarray,
-        quat: np.ndarray,
-        pos_cost: np.ndarray,
-        ori_cost: np.ndarray,
-        parents: tuple[int, ...],
-        chain_dir: np.ndarray,
-        chain_len: np.ndarray,
+        targets: FrameTargets,
         dt: float,
         iterations: int | None = None,
         velocity_limit: bool = True,
@@ -229,9 +225,7 @@ class G1IK:
         """Track one frame of targets from the current configuration; returns qpos (36,).
 
         Args:
-            pos, quat: Target positions [m] (B, 3) and orientations wxyz (B, 4), world frame.
-            pos_cost, ori_cost: Task costs (B,) for this frame (0 disables a task).
-            parents, chain_dir, chain_len: Chained targets (see :class:`hgpt_retarget.targets.TargetSeq`).
+            targets: The frame's targets (B bodies, world frame; costs 0 disable a task).
             dt: Time since the previous frame [s] (scales the velocity limit).
             iterations: QP iterations (default ``cfg.iterations``).
             velocity_limit: Apply the joint speed limit (per iteration; off only for tests).
@@ -247,7 +241,7 @@ class G1IK:
         speed = [self.velocity_limit(share)] if velocity_limit else []
         cfg = self.configuration
         for it in range(n):
-            active = self._set_targets(pos, quat, pos_cost, ori_cost, parents, chain_dir, chain_len, it == 0)
+            active = self._set_targets(targets, it == 0)
             tasks = [*active, self.posture]
             try:
                 v = mink.solve_ik(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgpt_core.g1 import KNEES_BENT_POSE
+from hgpt_core.g1 import KNEES_BENT_POSE, NUM_JOINTS
 from hgpt_retarget.human import HEIGHT_RANGE_M, LEG_FRACTION
 from hgpt_retarget.ik import G1IK
 from hgpt_retarget.live_config import (
@@ -107,7 +107,7 @@ class LiveRetargeter:
         else:
             start[7:] = KNEES_BENT_POSE
         self.ease_q = start
-        self.ease_joints = np.ones(29, dtype=bool)
+        self.ease_joints = np.ones(NUM_JOINTS, dtype=bool)
         # Root: offset (position, heading) of the start from the motion, shrunk at bounded speed.
         self.ease_root = None
         if np.any(start[:7] != q[:7]):
@@ -223,10 +223,7 @@ class LiveRetargeter:
             events.append("gap")
             iters = GAP_ITERATIONS * self.cfg.ik.iterations
         solve_dt = float(np.clip(dt, MIN_DT_S, MAX_SOLVE_DT_S))
-        q = self.ik.solve(
-            tg.pos, tg.quat, tg.pos_cost, tg.ori_cost, tg.chain_parent, tg.chain_dir, tg.chain_len, solve_dt,
-            iterations=iters,
-        )  # fmt: skip
+        q = self.ik.solve(tg, solve_dt, iterations=iters)
         q = self.targets.correct_height(q, self.ik, self.feet)
         restart = ("init", "gap", "pose_jump")
         if any(e in events for e in restart) or (self.last is not None and not self.last.valid and fresh):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from geometry_msgs.msg import Point, Quaternion, Vector3
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, Quaternion
 
 from hgpt_core.rotations import angular_velocity_w
 from hgpt_core.stamps import stamp_to_sec
+from hgpt_core.state import ReferenceFrame
 from hgpt_msgs.msg import HumanPose, MotionReference
 from hgpt_retarget.live import LiveFrame
 from hgpt_ros.msg_conv import time_msg
@@ -55,24 +57,46 @@ def human_pose_extras_from_msg(msg: HumanPose) -> tuple[np.ndarray | None, np.nd
     return quats, conf
 
 
-def frame_to_msg(
-    frame: LiveFrame, prev: LiveFrame | None, valid: bool, index: int, frame_id: str = "world"
+def reference_frame_to_msg(
+    f: ReferenceFrame,
+    stamp: Time,
+    clip_id: str,
+    frame_index: int = 0,
+    valid: bool = True,
+    frame_id: str = "world",
 ) -> MotionReference:
-    """LiveFrame -> MotionReference; velocities by finite difference from the previous published frame."""
+    """One reference frame (root (3,), (4,) wxyz, (3,), (3,); joints (29,)) -> MotionReference (the way back
+    is :func:`hgpt_policy.msg_conv.reference_frame_from_msg`)."""
     msg = MotionReference()
-    msg.header.stamp, msg.header.frame_id = time_msg(frame.stamp), frame_id
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    p, q = msg.root_position, msg.root_orientation
+    p.x, p.y, p.z = (float(v) for v in f.root_pos_w)
+    q.w, q.x, q.y, q.z = (float(v) for v in f.root_quat_w)
+    lv, av = msg.root_linear_velocity, msg.root_angular_velocity
+    lv.x, lv.y, lv.z = (float(v) for v in f.root_lin_vel_w)
+    av.x, av.y, av.z = (float(v) for v in f.root_ang_vel_w)
+    msg.joint_positions, msg.joint_velocities = f.joint_pos, f.joint_vel
+    msg.clip_id, msg.frame_index, msg.valid = clip_id, int(frame_index), bool(valid)
+    return msg
+
+
+def live_reference(frame: LiveFrame, prev: LiveFrame | None) -> ReferenceFrame:
+    """A retargeted frame as a reference frame: velocities by finite difference from the previous published
+    frame (zero without one)."""
     p, q = frame.root_pos, frame.root_quat
-    msg.root_position = Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
-    msg.root_orientation = Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))
-    msg.joint_positions = [float(x) for x in frame.joint_pos]
     lin, ang, jv = np.zeros(3), np.zeros(3), np.zeros(len(frame.joint_pos))
     if prev is not None and frame.stamp > prev.stamp:
         dt = frame.stamp - prev.stamp
         lin = (p - prev.root_pos) / dt
         ang = angular_velocity_w(np.stack((prev.root_quat, q)), dt)[-1]
         jv = (frame.joint_pos - prev.joint_pos) / dt
-    msg.root_linear_velocity = Vector3(x=float(lin[0]), y=float(lin[1]), z=float(lin[2]))
-    msg.root_angular_velocity = Vector3(x=float(ang[0]), y=float(ang[1]), z=float(ang[2]))
-    msg.joint_velocities = [float(x) for x in jv]
-    msg.clip_id, msg.frame_index, msg.valid = "", int(index), bool(valid)
-    return msg
+    return ReferenceFrame(p, q, lin, ang, np.asarray(frame.joint_pos, dtype=np.float64), jv)
+
+
+def frame_to_msg(
+    frame: LiveFrame, prev: LiveFrame | None, valid: bool, index: int, frame_id: str = "world"
+) -> MotionReference:
+    """LiveFrame -> MotionReference (:func:`live_reference`, :func:`reference_frame_to_msg`)."""
+    return reference_frame_to_msg(
+        live_reference(frame, prev), time_msg(frame.stamp), "", index, valid, frame_id
+    )

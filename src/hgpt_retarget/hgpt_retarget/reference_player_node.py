@@ -11,8 +11,8 @@ from hgpt_core.errors import HgptError
 from hgpt_core.stamps import stamp_to_sec
 from hgpt_msgs.msg import MotionReference
 from hgpt_msgs.srv import LoadMotion
+from hgpt_retarget.msg_conv import reference_frame_to_msg
 from hgpt_retarget.player import PlausibleFrames, ReferencePlayer
-from hgpt_retarget.player_msgs import reference_frame_to_msg
 from hgpt_ros.node_main import run_node
 
 

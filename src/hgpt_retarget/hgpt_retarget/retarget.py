@@ -135,13 +135,7 @@ def solve_sequence(
     for k, t in enumerate(order):
         converge = k == 0  # the very first solve (the clip's first frame without a lead-in)
         q[t] = ik.solve(
-            tg.pos[t],
-            tg.quat[t],
-            tg.pos_cost[t],
-            tg.ori_cost[t],
-            tg.chain_parent,
-            tg.chain_dir[t],
-            tg.chain_len,
+            tg.frame(t),
             dt,
             iterations=ik.cfg.init_iterations if converge else None,
             tolerance=ik.cfg.init_tolerance if converge else None,

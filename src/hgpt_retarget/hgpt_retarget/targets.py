@@ -23,7 +23,7 @@ from hgpt_retarget.ground import (
     stance_weight,
 )
 from hgpt_retarget.human import LEG_FRACTION, HumanMotion, estimate_height
-from hgpt_retarget.ik import g1_model
+from hgpt_retarget.ik import FrameTargets, g1_model
 from hgpt_retarget.skeleton import SkeletonMapping
 
 SIDES = ("left", "right")
@@ -139,6 +139,18 @@ class TargetSeq:
     human_ground_z: float
     human_scaled: dict[str, np.ndarray]  # landmark -> (T, 3), the human in robot scale (for metrics)
     stance_runs: tuple[list[StanceRun], list[StanceRun]] = ([], [])  # left, right: how each run is held
+
+    def frame(self, t: int) -> FrameTargets:
+        """The targets of frame ``t``, as :meth:`hgpt_retarget.ik.G1IK.solve` takes them."""
+        return FrameTargets(
+            self.pos[t],
+            self.quat[t],
+            self.pos_cost[t],
+            self.ori_cost[t],
+            self.chain_parent,
+            self.chain_dir[t],
+            self.chain_len,
+        )
 
 
 def to_robot_scale(p: np.ndarray, scale: float, ground_z: float, ankle_height: float) -> np.ndarray:

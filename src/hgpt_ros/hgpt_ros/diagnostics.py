@@ -27,6 +27,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
+from hgpt_core.g1 import NUM_JOINTS
+
 OK, WARN, ERROR, STALE = (bytes([v]) for v in (0, 1, 2, 3))
 LEVEL_NAMES = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
 DIAGNOSTICS_TOPIC = "/diagnostics"
@@ -308,7 +310,7 @@ def _retarget(d: NodeDiagnostics) -> Check:
 def _monitor(d: NodeDiagnostics) -> Check:
     c = d.node.core
     wall_age = time.perf_counter() - c.wall_last if c.states else float("inf")
-    mpjpe = c.pos_err_sum / (c.tracked * 29) if c.tracked else float("nan")
+    mpjpe = c.pos_err_sum / (c.tracked * NUM_JOINTS) if c.tracked else float("nan")
     values = {
         "states": c.states,
         "tracked steps": c.tracked,

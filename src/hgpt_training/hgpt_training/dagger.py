@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hgpt_core.errors import HgptError
+from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_sim.adapters import TrackerAdapter
@@ -148,8 +149,8 @@ def collect_round(
     if student is not None:
         student.reset()
     tokens = np.zeros((n, steps, sum(t.size for t in terms)), np.float32)
-    labels = np.zeros((n, steps, 29), np.float32)
-    last = np.zeros((n, 29))
+    labels = np.zeros((n, steps, NUM_JOINTS), np.float32)
+    last = np.zeros((n, NUM_JOINTS))
     cluster = motions.clusters_at(env.clip_ids, env.frames)
     teacher_drives = rng.random(n) < beta
     ep_start = np.zeros(n, dtype=np.int64)

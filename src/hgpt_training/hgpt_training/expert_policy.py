@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from hgpt_core.errors import HgptError
+from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_training.ppo import ActorCritic
@@ -64,10 +65,10 @@ class ExpertPolicy:
         """(actor input (N, D) float32, base raw action (N, 29) float32: the teacher's, or zeros)."""
         n = state.joint_pos.shape[0]
         if self.last_action is None or self.last_action.shape[0] != n:
-            self.last_action = np.zeros((n, 29))
+            self.last_action = np.zeros((n, NUM_JOINTS))
         obs = build_obs(ObsInput.from_state(state, ref_next, self.last_action, self.default), self.terms)
         if self.teacher is None:
-            return obs.astype(np.float32), np.zeros((n, 29), np.float32)
+            return obs.astype(np.float32), np.zeros((n, NUM_JOINTS), np.float32)
         base = (np.asarray(self.teacher.act(state, ref_next)) - self.default) / self.scale
         return np.concatenate([obs, base], 1).astype(np.float32), base.astype(np.float32)
 
