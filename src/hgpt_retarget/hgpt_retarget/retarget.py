@@ -45,9 +45,9 @@ class RetargetConfig:
     lead_in_round_trip_rad: float = 1.0
     """The lead-in's round trip closes when the forward solve arrives at the lead-in's start frame within
     this [rad] (largest joint) of the converged solve it started from. One that does not close (the solver
-    came back on another branch: a straight arm's twist) and a first second faster than the p99 after it
-    triggers the retry below (see :func:`retry_start`). Over the 238 shared BVH: median 0.11 rad, p90 0.39;
-    10 above 1 rad, 5 of those also fail the first-second test (the 3 with a spike among them)."""
+    came back on another branch: an arm at its shoulder-roll limit) and a first second faster than the p99
+    after it trigger the retry below (see :func:`retry_start`). Over the 238 shared BVH: median 0.11 rad,
+    p90 0.39; 10 above 1 rad, 5 of those also fail the first-second test (the 3 with a spike among them)."""
     lead_in_retry_s: tuple[float, ...] = (2.0, 4.0)
     """Longer lead-ins [s] tried when the retry is triggered (empty: never retry)."""
     ik: IKConfig = field(default_factory=IKConfig)
