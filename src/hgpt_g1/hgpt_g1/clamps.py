@@ -52,27 +52,31 @@ def clamp_targets(
     q: np.ndarray,
     dq: np.ndarray,
     bounds: JointBounds,
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Clamp the PD targets ``des`` given the last clamped target ``prev`` (n,) or None, the time since it
     ``dt`` [s] and the measured state ``q``, ``dq`` (n,).
 
-    Order: position limits, rate limit (``|q_t - prev| <= max_speed * dt``), then the PD torque estimate
-    ``kp (q* - q) + kd (dq* - dq) + tau_ff`` is kept inside ``[-effort, effort]`` by moving q* towards q.
-    Returns (q*, tau_ff, masks of the joints each clamp touched: ``position``, ``velocity``, ``torque``).
+    Order: position limits, rate limit (``|q_t - prev| <= max_speed * dt``), target speed
+    (``|dq*| <= max_speed``), then the PD torque estimate ``kp (q* - q) + kd (dq* - dq) + tau_ff`` is kept
+    inside ``[-effort, effort]`` by moving q* towards q.
+    Returns (q*, dq*, tau_ff, masks of the joints each clamp touched: ``position``, ``velocity``,
+    ``target_speed``, ``torque``).
     """
     kp, effort = des.kp, bounds.effort
     lo, hi = bounds.limits[:, 0], bounds.limits[:, 1]
     q1 = np.clip(des.q, lo, hi)
     q2 = q1 if prev is None else np.clip(q1, prev - bounds.max_speed * dt, prev + bounds.max_speed * dt)
+    # dq* is sent as float32: 1e300 would reach the motor as inf (kd * inf torque)
+    dq_des = np.clip(des.dq, -bounds.max_speed, bounds.max_speed)
     tau_ff = np.clip(des.tau_ff, -effort, effort)
-    damp_term = des.kd * (des.dq - dq) + tau_ff
+    damp_term = des.kd * (dq_des - dq) + tau_ff
     tau = kp * (q2 - q) + damp_term
     over = (np.abs(tau) > effort) & (kp > 0)
     safe_kp = np.where(kp > 0, kp, 1.0)
     q3 = np.where(over, q + (np.clip(tau, -effort, effort) - damp_term) / safe_kp, q2)
     q3 = np.clip(q3, lo, hi)
-    masks = {"position": q1 != des.q, "velocity": q2 != q1, "torque": over}
-    return q3, tau_ff, masks
+    masks = {"position": q1 != des.q, "velocity": q2 != q1, "target_speed": dq_des != des.dq, "torque": over}
+    return q3, dq_des, tau_ff, masks
 
 
 def shape_problems(n: int, **arrays: np.ndarray) -> list[str]:

@@ -46,6 +46,7 @@ from hgpt_g1.safety_config import (
 )
 
 MODE_DAMP = 0  # hgpt_msgs/JointCommand.MODE_DAMP
+KNOWN_MODES = (0, 1, 2, 3)  # hgpt_msgs/JointCommand MODE_DAMP, MODE_STAND, MODE_TRACK, MODE_HOLD
 
 
 class SafetyMachine:
@@ -242,6 +243,8 @@ class SafetyMachine:
         problems = shape_problems(n, q=c.q, dq=c.dq, tau_ff=c.tau_ff, kp=c.kp, kd=c.kd)
         if not problems and ((c.kp < 0).any() or (c.kd < 0).any()):
             problems.append("negative kp/kd")
+        if not problems and c.mode not in KNOWN_MODES:
+            problems.append(f"unknown mode {c.mode}")
         if not problems and c.policy_id != self.gate.policy_id:
             problems.append(f"policy_id '{c.policy_id}' in a command of session '{c.session_id}' "
                             f"(announced '{self.gate.policy_id}')")  # fmt: skip
@@ -300,12 +303,12 @@ class SafetyMachine:
         if self.state in ARMED_STATES:
             des = self._targets(now)
             dt = 0.0 if self.last_tick is None else min(max(now - self.last_tick, 0.0), 0.1)
-            q_cmd, tau_ff, masks = clamp_targets(des, self.prev_target, dt, s.q, s.dq, self.bounds)
+            q_cmd, dq_cmd, tau_ff, masks = clamp_targets(des, self.prev_target, dt, s.q, s.dq, self.bounds)
             self.clamped = {
                 k: [self.names[i] for i in np.flatnonzero(v)] for k, v in masks.items() if v.any()
             }
             self.prev_target = q_cmd
-            cmd.q[: self.n], cmd.dq[: self.n], cmd.tau[: self.n] = q_cmd, des.dq, tau_ff
+            cmd.q[: self.n], cmd.dq[: self.n], cmd.tau[: self.n] = q_cmd, dq_cmd, tau_ff
             cmd.kp[: self.n], cmd.kd[: self.n] = des.kp, des.kd
         else:
             self.clamped = {}

@@ -58,6 +58,12 @@ class SimStats:
     mode_machine_errors: int = 0
     last_kp_max: float = 0.0
     last_enabled: int = 0
+    nonfinite: int = 0
+    """Applied commands with a NaN/inf q, dq, kp, kd or tau in an enabled slot."""
+    max_limit_excess: float = 0.0
+    """Largest distance [rad] of a position target (enabled, kp > 0) outside its joint's range, so far."""
+    max_abs_dq: float = 0.0
+    """Largest velocity target |dq| [rad/s] of an enabled slot with kd > 0, so far."""
 
 
 class G1LowLevelSim:
@@ -74,6 +80,7 @@ class G1LowLevelSim:
         self.act = np.array([m.actuator(n).id for n in self.names])
         self.qadr = np.array([m.jnt_qposadr[m.joint(n).id] for n in self.names])
         self.dadr = np.array([m.jnt_dofadr[m.joint(n).id] for n in self.names])
+        self.range = np.array([m.jnt_range[m.joint(n).id] for n in self.names])  # (n, 2) [rad]
         self.pelvis = m.body("pelvis").id
         self.gyro_adr = m.sensor_adr[m.sensor("imu_ang_vel").id]
         self.acc_adr = m.sensor_adr[m.sensor("imu_lin_acc").id]
@@ -115,10 +122,22 @@ class G1LowLevelSim:
     def apply(self, cmd: MotorCommand) -> None:
         """Drive motor slots 0..n-1 with ``cmd`` (mode 1 = enabled, else no torque)."""
         on = (cmd.mode[: self.n] == 1).astype(np.float64)
+        self._record(on > 0, cmd)
         kp, kd = on * cmd.kp[: self.n], on * cmd.kd[: self.n]
         self._write_gains(kp, kd, on * (kd * cmd.dq[: self.n] + cmd.tau[: self.n]), cmd.q[: self.n])
         self.stats.last_kp_max = float(kp.max(initial=0.0))
         self.stats.last_enabled = int(on.sum())
+
+    def _record(self, on: np.ndarray, cmd: MotorCommand) -> None:
+        """What arrived, in :class:`SimStats` (the fuzz tests check that no absurd target reaches a motor)."""
+        n, st = self.n, self.stats
+        if not all(np.isfinite(a[:n][on]).all() for a in (cmd.q, cmd.dq, cmd.kp, cmd.kd, cmd.tau)):
+            st.nonfinite += 1
+            return
+        pos = on & (cmd.kp[:n] > 0)
+        excess = np.maximum(self.range[:, 0] - cmd.q[:n], cmd.q[:n] - self.range[:, 1])[pos]
+        st.max_limit_excess = max(st.max_limit_excess, float(excess.max(initial=0.0)))
+        st.max_abs_dq = max(st.max_abs_dq, float(np.abs(cmd.dq[:n][on & (cmd.kd[:n] > 0)]).max(initial=0.0)))
 
     def _write_gains(self, kp: np.ndarray, kd: np.ndarray, offset: np.ndarray, q_des: np.ndarray) -> None:
         m, a = self.model, self.act

@@ -1,0 +1,282 @@
+"""Seeded fuzzing of the G1 bridge's /hgpt/joint_command and /hgpt/policy subscribers in real processes
+(issue 15: "fuzz every subscribed message"), next to an armed simulated G1 over unitree_hg.
+
+1. Armed and standing, no live policy: a few hundred malformed JointCommands (NaN, ±Inf, 1e308, negative or
+   huge gains, unknown modes, garbage or 100 kB policy ids, no / unknown sessions, stamps 0, 2^31-1 s (2038),
+   -2^31 s, 10 s old) and PolicyInfos (garbage, truncated, 1 MB or differing metadata_json; the bridge's own
+   metadata with absurd stamps or no session) mixed with well-formed ones, plus undecodable bytes (cut or
+   random CDR) on both topics. The bridge stays alive, keeps publishing its status, never tracks.
+2. The test then announces itself as a live policy and tracks: finite but absurd targets of the followed
+   session (q 1e308, dq 1e300, tau 1e300, kp 1e6) reach the robot clamped (joint range, speed, gains); the
+   first non-finite / negative-gain / unknown-mode / other-policy command e-stops (damping), and no fuzz
+   leaves the e-stop.
+
+What the robot received is checked on the robot's side (sim stats: non-finite commands, largest target
+outside the joint range, largest velocity target, largest kp).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from test_g1_bridge_ros import LOADED_MACHINE, PARAMS, Probe
+
+from hgpt_core.g1 import G1_JOINT_NAMES, MOTOR_TYPE, VELOCITY_LIMIT
+from hgpt_core.policy_meta import PolicyMetadata
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+SEED = 15
+N = len(G1_JOINT_NAMES)
+
+
+class BridgeFuzzer:
+    """Well-formed and malformed JointCommand / PolicyInfo messages of ``meta`` (seeded)."""
+
+    def __init__(self, meta: PolicyMetadata, rng: np.random.Generator) -> None:
+        from hgpt_msgs.msg import JointCommand, PolicyInfo
+
+        self.meta, self.rng, self.a = meta, rng, meta.arrays()
+        self.JointCommand, self.PolicyInfo = JointCommand, PolicyInfo
+
+    @staticmethod
+    def stamp(msg, t: float) -> None:
+        sec = int(np.floor(t))
+        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, min(int((t - sec) * 1e9), 999_999_999)
+
+    def command(self, session: str, mode: int | None = None):
+        """A well-formed TRACK command of ``session``: the default pose, the policy's gains, stamped now."""
+        c = self.JointCommand(policy_id=self.meta.policy_id, session_id=session)
+        c.mode = self.JointCommand.MODE_TRACK if mode is None else mode
+        c.q, c.kp, c.kd = self.a["default_joint_pos"], self.a["kp"], self.a["kd"]
+        self.stamp(c, time.time())
+        return c
+
+    def announcement(self, session: str, meta_json: str | None = None, t: float | None = None):
+        info = self.PolicyInfo(session_id=session, policy_id=self.meta.policy_id)
+        info.metadata_json = self.meta.to_json() if meta_json is None else meta_json
+        self.stamp(info, time.time() if t is None else t)
+        return info
+
+    def bad_command(self, session: str, kinds: tuple[str, ...]):
+        """(kind, JointCommand) with one mutation of ``kinds`` applied to a well-formed command."""
+        rng = self.rng
+        kind = str(rng.choice(kinds))
+        c = self.command(session)
+        j = rng.choice(N, size=int(rng.integers(1, N + 1)), replace=False)
+
+        def setj(field: str, value: float) -> None:
+            v = np.array(getattr(c, field), dtype=np.float64)
+            v[j] = value
+            setattr(c, field, v)
+
+        if kind == "nan":
+            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), np.nan)
+        elif kind == "inf":
+            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), float(rng.choice([np.inf, -np.inf])))
+        elif kind == "negative_gain":
+            setj(str(rng.choice(["kp", "kd"])), -float(rng.uniform(1, 1e3)))
+        elif kind == "mode":
+            c.mode = int(rng.integers(4, 256))
+        elif kind == "policy_id":
+            c.policy_id = str(rng.choice(["", "other", "\u00e9" * 50_000]))
+        elif kind == "session":
+            c.session_id = str(rng.choice(["", "recorded-run", "x" * 10_000]))
+        elif kind == "stamp":
+            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), time.time() - 10, time.time() + 5]))
+            self.stamp(c, t)
+        elif kind == "huge_q":
+            setj("q", float(rng.choice([1e308, -1e308, 10.0, -10.0])))
+        elif kind == "huge_dq":
+            setj("dq", float(rng.choice([1e300, -1e300, 1e3])))
+        elif kind == "huge_tau":
+            setj("tau_ff", float(rng.choice([1e300, -1e300])))
+        elif kind == "huge_gain":
+            setj(str(rng.choice(["kp", "kd"])), float(rng.choice([1e6, 1e300])))
+        elif kind == "random_arrays":
+            for f in ("q", "dq", "tau_ff", "kp", "kd"):
+                setattr(c, f, rng.normal(0, 10 ** rng.uniform(0, 6), N))
+        return kind, c
+
+    def bad_announcement(self, session: str):
+        """(kind, PolicyInfo) never acceptable: garbage/differing metadata, absurd stamps, no session."""
+        rng = self.rng
+        kind = str(rng.choice(["garbage", "truncated", "huge", "differs", "stamp", "no_session", "empty"]))
+        text = self.meta.to_json()
+        if kind == "garbage":
+            return kind, self.announcement(session, rng.bytes(200).decode("latin-1"))
+        if kind == "truncated":
+            return kind, self.announcement(session, text[: int(rng.integers(0, len(text)))])
+        if kind == "huge":
+            return kind, self.announcement(session, "[" * 1_000_000)
+        if kind == "differs":
+            other = PolicyMetadata.from_json(text)
+            other.kp = [k * float(rng.uniform(1.01, 3)) for k in other.kp]
+            return kind, self.announcement(session, other.to_json())
+        if kind == "stamp":
+            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), time.time() - 10]))
+            return kind, self.announcement(session, t=t)
+        if kind == "no_session":
+            return kind, self.announcement("")
+        return kind, self.announcement(session, "")
+
+    def garbage_bytes(self, msg) -> bytes:
+        from rclpy.serialization import serialize_message
+
+        if self.rng.random() < 0.5:
+            data = serialize_message(msg)
+            return data[: int(self.rng.integers(0, len(data)))]
+        return b"\x00\x01\x00\x00" + self.rng.bytes(int(self.rng.integers(0, 3000)))
+
+
+UNSAFE = ("nan", "inf", "negative_gain", "mode", "policy_id")  # from the followed session: e-stop
+CLAMPED = ("huge_q", "huge_dq", "huge_tau", "huge_gain")  # finite: followed, clamped on the robot's side
+IGNORED = ("session", "stamp")  # not the live policy: ignored
+ALL = (*UNSAFE, *CLAMPED, *IGNORED, "random_arrays")
+
+
+def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
+    spawn_g1, rclpy_init, tmp_path
+):
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    from hgpt_msgs.msg import JointCommand, PolicyInfo
+
+    meta = PolicyMetadata("it_policy")
+    (tmp_path / "policy.json").write_text(meta.to_json())
+    spawn_g1("sim", "-m", "hgpt_g1.sim_robot_node")
+    bridge = spawn_g1(
+        "bridge", "-m", "hgpt_g1.g1_bridge_node", "--ros-args", "--params-file", str(PARAMS),
+        "-p", f"policy:={tmp_path / 'policy.json'}", "-p", "safety.ramp_s:=1.0", "-p", "dry_run:=false",
+        # the test process sends the commands: on a loaded machine it may pause longer than 40 ms
+        "-p", "safety.command_timeout_s:=0.5", *LOADED_MACHINE,
+    )  # fmt: skip
+    p = Probe(rclpy_init)
+    logs = spawn_g1.logs
+    fz = BridgeFuzzer(meta, np.random.default_rng(SEED))
+    cmd_pub = p.node.create_publisher(
+        JointCommand, "/hgpt/joint_command", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    announce = QoSProfile(
+        depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )  # fmt: skip
+    info_pub = p.node.create_publisher(PolicyInfo, "/hgpt/policy", announce)
+    kinds: dict[str, int] = {}
+
+    def send(pub, msg, kind: str = "") -> None:
+        if kind:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        pub.publish(msg)
+        end = time.monotonic() + 0.01
+        while time.monotonic() < end:
+            p.ex.spin_once(timeout_sec=0.002)
+        assert bridge.poll() is None, f"the bridge died after {kinds}\n{logs()}"
+
+    def states() -> set[str]:
+        return {s.state for s in p.status}
+
+    kp_max = float(np.max(meta.kp))
+    vel_max = max(VELOCITY_LIMIT[t] for t in MOTOR_TYPE)
+    try:
+        assert p.arm_client.wait_for_service(timeout_sec=60), logs()
+        assert p.spin_until(lambda: p.stats and p.stats[-1]["applied"] > 50 and p.state() == "damp", 30), (
+            logs()
+        )
+        assert p.call(p.arm_client).success, logs()
+        assert p.spin_until(lambda: p.state() == "stand", 20), logs()
+
+        # 1. no live policy: nothing of this may make it track
+        p.status.clear()
+        for _ in range(300):
+            r = fz.rng.random()
+            if r < 0.45:
+                send(cmd_pub, *reversed(fz.bad_command(str(fz.rng.choice(["", "fuzz-a", "fuzz-b"])), ALL)))
+            elif r < 0.55:
+                send(cmd_pub, fz.command("fuzz-a"), "valid_unannounced")
+            elif r < 0.85:
+                send(info_pub, *reversed(fz.bad_announcement(str(fz.rng.choice(["fuzz-a", "fuzz-b"])))))
+            else:
+                pub = cmd_pub if r < 0.93 else info_pub
+                msg = fz.command("fuzz-a") if pub is cmd_pub else fz.announcement("fuzz-a")
+                send(pub, fz.garbage_bytes(msg), "undecodable")
+        n_status = len(p.status)
+        assert p.spin_until(lambda: len(p.status) > n_status + 3, 10), logs()  # it keeps reporting
+        assert "track" not in states(), (states(), logs())
+        assert p.status[-1].session_id == "", p.status[-1]
+        warnings = " ".join(w for s in p.status[-5:] for w in s.warnings)
+        assert "JointCommands ignored" in warnings, warnings
+        s = p.stats[-1]
+        assert s["nonfinite"] == 0 and s["max_limit_excess"] < 1e-4 and s["last_kp_max"] <= kp_max + 1e-9, s
+
+        # 2. a live policy (this test) tracks; absurd finite targets arrive clamped
+        send(info_pub, fz.announcement("fuzz-live"))
+        following = lambda: p.status and p.status[-1].session_id == "fuzz-live"  # noqa: E731
+        assert p.spin_until(following, 20), logs()
+        end = time.monotonic() + 20
+        while p.state() != "track" and time.monotonic() < end:
+            send(cmd_pub, fz.command("fuzz-live"))
+        assert p.state() == "track", (p.status[-1].reason, logs())
+        for n in range(150):
+            if n % 2:
+                send(cmd_pub, fz.command("fuzz-live"))
+            else:
+                send(cmd_pub, *reversed(fz.bad_command("fuzz-live", (*CLAMPED, *IGNORED))))
+            if n % 30 == 0:  # re-announce (as policy_node does every second)
+                send(info_pub, fz.announcement("fuzz-live"))
+        n_stats = len(p.stats)
+        assert p.spin_until(lambda: len(p.stats) > n_stats + 2, 10), logs()
+        s = p.stats[-1]
+        print("robot received:", s)
+        assert p.state() == "track", (p.status[-1].reason, logs())
+        assert s["nonfinite"] == 0, s
+        assert s["max_limit_excess"] < 1e-4, s  # position targets inside the joint range (float32 rounding)
+        assert s["max_abs_dq"] <= vel_max + 1e-9, s  # velocity targets within the motors' speed limits
+        assert 0 < s["last_kp_max"] <= kp_max + 1e-9, s  # the policy's gains at most
+
+        # 3. each unsafe kind from the live session: standing, it does not start tracking; tracking, it
+        #    e-stops (re-armed for the next kind); then nothing leaves the e-stop
+        for kind in UNSAFE:
+            if p.state() != "track":
+                if p.state() != "stand":
+                    # (refused while a refused announcement of phase 1 is younger than 3 s: by design)
+                    end = time.monotonic() + 20
+                    while not (res := p.call(p.arm_client)).success and time.monotonic() < end:
+                        p.spin_until(lambda: False, 0.5)
+                    assert res.success, (kind, res.message, logs())
+                    assert p.spin_until(lambda: p.state() == "stand", 20), (kind, logs())
+                for _ in range(5):
+                    send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
+                p.status.clear()
+                assert p.spin_until(lambda: len(p.status) > 2, 10), logs()
+                assert p.state() == "stand", (kind, p.status[-1].reason)  # not tracking on bad commands
+                end = time.monotonic() + 20
+                while p.state() != "track" and time.monotonic() < end:
+                    send(cmd_pub, fz.command("fuzz-live"))
+                    if p.state() not in ("stand", "track"):
+                        break
+                assert p.state() == "track", (kind, p.status[-1].reason, logs())
+            send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
+            assert p.spin_until(lambda: p.state() == "estop", 10), (kind, logs())
+            assert "invalid JointCommand" in p.status[-1].reason, (kind, p.status[-1].reason)
+        p.status.clear()
+        for n in range(100):
+            if n % 2:
+                send(cmd_pub, fz.command("fuzz-live"))
+            else:
+                send(cmd_pub, *reversed(fz.bad_command("fuzz-live", ALL)))
+        n_stats = len(p.stats)
+        assert p.spin_until(lambda: len(p.stats) > n_stats + 2, 10), logs()
+        assert states() == {"estop"}, (states(), logs())
+        s = p.stats[-1]
+        assert s["last_kp_max"] == 0.0 and s["nonfinite"] == 0, s  # damped
+        assert all(np.isfinite(st.q).all() and np.isfinite(st.dq).all() for st in p.states[-50:])
+        assert bridge.poll() is None
+    finally:
+        p.node.destroy_node()
+    print(f"fuzzed: {kinds}")
+    text = (tmp_path / "bridge.log").read_text()
+    assert "Traceback" not in text and "internal error" not in text, text[-4000:]
+    assert "ignoring JointCommand" in text and "policy announcement refused" in text
