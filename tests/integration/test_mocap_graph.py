@@ -91,7 +91,9 @@ def test_udp_mocap_to_reference(spawn_python, rclpy_init):
         assert 0.5 < np.median([r.root_position.z for _, r in valid]) < 0.9
         t = np.array([t for t, _ in valid[-150:]])
         rate = (len(t) - 1) / (t[-1] - t[0])
-        assert 40.0 < rate < 60.0, f"{rate:.1f} Hz"
+        # Its own 50 Hz tick, not one reference per 100 Hz datagram (no tighter bound: CI's 2 cores are shared
+        # by four processes, a starved timer skips ticks).
+        assert 10.0 < rate < 60.0, f"{rate:.1f} Hz"
         # the sender ends (--duration): the stream goes stale, references turn invalid
         sender.wait(timeout=30)
         n0 = len(refs)
