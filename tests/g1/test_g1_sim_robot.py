@@ -68,12 +68,12 @@ def test_gantry_holds_a_damped_robot_and_release_lets_it_drop():
     sim = G1LowLevelSim(SimRobotConfig(gantry=True))
     damp = command(DEFAULT, 0.0, G1Spec().kd)
     sim.apply(damp)
-    sim.step(500)  # 1 s, motors damped
-    held = sim.observe()["pelvis_pos_w"][2]
+    sim.step_physics(500)  # 1 s, motors damped
+    held = sim.observe()["root_pos_w"][2]
     assert held > 0.6
     sim.gantry = False
-    sim.step(1000)
-    assert sim.observe()["pelvis_pos_w"][2] < held - 0.2  # a damped G1 off the gantry collapses
+    sim.step_physics(1000)
+    assert sim.observe()["root_pos_w"][2] < held - 0.2  # a damped G1 off the gantry collapses
 
 
 def test_safety_machine_stands_the_simulated_robot_on_the_gantry():
@@ -87,9 +87,9 @@ def test_safety_machine_stands_the_simulated_robot_on_the_gantry():
         if k == 250:
             assert m.arm(t)[0]
         sim.apply(m.tick(t))
-        sim.step()
+        sim.step_physics()
         t += 0.002
     o = sim.observe()
     assert m.state.value == "stand"
     assert np.abs(o["q"] - DEFAULT)[:12].max() < 0.15  # legs at the default pose (soft gains sag a little)
-    assert o["pelvis_pos_w"][2] > 0.72
+    assert o["root_pos_w"][2] > 0.72

@@ -18,9 +18,9 @@ def test_holds_pose_under_default_pd():
     for _ in range(25):
         robot.command(stand_cmd(robot))
         robot.step()
-    s = robot.state()
+    s = robot.observe()
     assert abs(robot.time - 0.5) < 1e-9
-    assert 0.7 < s["root_pos"][2] < 0.8
+    assert 0.7 < s["root_pos_w"][2] < 0.8
     np.testing.assert_allclose(s["q"], KNEES_BENT_POSE, atol=0.25)  # soft 10 Hz gains sag under gravity
     assert robot.status == "ok"
 
@@ -77,7 +77,7 @@ def test_push_adds_velocity_and_state_is_finite():
     assert robot.data.qvel[0] == 0.5
     robot.command(stand_cmd(robot))
     robot.step()
-    s = robot.state()
+    s = robot.observe()
     assert all(np.isfinite(v).all() for v in s.values())
     assert s["root_lin_vel_w"][0] > 0.1
 
@@ -89,12 +89,12 @@ def test_gantry_holds_a_damped_robot_then_releases():
     for _ in range(50):
         robot.command(damp)
         robot.step()
-    assert robot.state()["root_pos"][2] > 0.6  # hanging, not collapsed
+    assert robot.observe()["root_pos_w"][2] > 0.6  # hanging, not collapsed
     robot.release_gantry()
     for _ in range(100):
         robot.command(damp)
         robot.step()
-    assert not robot.on_gantry and robot.state()["root_pos"][2] < 0.4  # released: a damped robot falls
+    assert not robot.on_gantry and robot.observe()["root_pos_w"][2] < 0.4  # released: a damped robot falls
 
 
 def test_default_guard_damps_within_50_ms_of_simulation_time_after_the_last_command():

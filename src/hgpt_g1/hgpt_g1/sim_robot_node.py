@@ -79,7 +79,7 @@ class G1SimRobotNode(Node):
             behind = 10
         if behind <= 0:
             return
-        self.sim.step(behind)
+        self.sim.step_physics(behind)
         # The robot's tick counts its own (real-time) milliseconds, whatever the physics does.
         tick_ms = int((time.monotonic() - self.t_start) * 1e3)
         c = self.cfg
@@ -102,7 +102,7 @@ class G1SimRobotNode(Node):
             "nonfinite": s.nonfinite,
             "max_limit_excess": s.max_limit_excess,
             "max_abs_dq": s.max_abs_dq,
-            "pelvis_z": float(obs["pelvis_pos_w"][2]),
+            "pelvis_z": float(obs["root_pos_w"][2]),
             "gantry": self.sim.gantry,
             "lag_steps": self.lag_steps,
         }

@@ -31,7 +31,7 @@ def robot_state_to_msg(s: dict[str, np.ndarray], stamp: Time, tick: int) -> Robo
     a.x, a.y, a.z = (float(v) for v in s["acc"])
     msg.has_root_truth = True
     p, q = msg.root_pose.position, msg.root_pose.orientation
-    p.x, p.y, p.z = (float(v) for v in s["root_pos"])
+    p.x, p.y, p.z = (float(v) for v in s["root_pos_w"])
     q.w, q.x, q.y, q.z = w, x, y, z
     lin, ang = msg.root_twist.linear, msg.root_twist.angular
     lin.x, lin.y, lin.z = (float(v) for v in s["root_lin_vel_w"])

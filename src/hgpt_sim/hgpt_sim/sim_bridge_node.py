@@ -158,7 +158,7 @@ class SimBridgeNode(Node):
     def publish_state(self) -> None:
         if not self.context.ok():  # shutting down (SIGINT/SIGTERM): a late callback must not publish
             return
-        s = self.robot.state()
+        s = self.robot.observe()
         stamp = time_msg(self.robot.time)
         self.state_ns = stamp_to_ns(stamp)
         self.clock_pub.publish(clock_msg(self.robot.time))

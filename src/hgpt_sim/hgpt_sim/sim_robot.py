@@ -1,8 +1,9 @@
 """One simulated G1 driven by PD commands, as the sim_bridge_node runs it (no ROS).
 
-The PD law runs inside MuJoCo's C step: each ``<general>`` actuator of the shipped scene applies
-``tau = kp (q* - q) - kd dq`` clipped to the motor's torque limit, with kp/kd written per command into
-``actuator_gainprm`` / ``actuator_biasprm``; the ``kd dq*`` and feed-forward terms go to ``qfrc_applied``.
+The robot is :class:`hgpt_core.sim_g1.SimG1` (the G1 bridge's simulated robot is the same class) with this
+simulator's settings: a ``weld`` gantry (the pelvis held rigidly where it starts) and the ``clip_apart`` motor
+law (``kp (q* - q) - kd dq`` clipped to the motor's torque limit inside MuJoCo's C step; the ``kd dq*`` and
+feed-forward terms clipped on their own into ``qfrc_applied``), as the lock-step evaluation was recorded with.
 
 Command guard (a stale or bad command never reaches the motors as garbage):
   * a command with wrong sizes, NaN/inf, negative or excessive gains is rejected (the last safe one stays);
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from hgpt_core.g1 import KNEES_BENT_POSE, KNEES_BENT_ROOT_Z, NUM_JOINTS, G1Spec, scene_xml_path
+from hgpt_core.g1 import KNEES_BENT_POSE, KNEES_BENT_ROOT_Z, NUM_JOINTS, G1Spec
+from hgpt_core.sim_g1 import SimG1, SimG1Config
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class SimConfig:
     max_kd: float = 50.0
     """Largest accepted damping [N m s/rad]."""
     gantry: bool = False
-    """Start with the pelvis held by an elastic band, as a gantry holds the real robot, until
+    """Start with the pelvis held rigidly (a weld), as a gantry holds the real robot, until
     :meth:`SimRobot.release_gantry`. Lets a robot be damped and stood up without falling first."""
 
     @property
@@ -84,45 +86,15 @@ def damping_command(q: np.ndarray, kd: np.ndarray) -> PDCommand:
     return PDCommand(q=q.copy(), dq=z, kp=z.copy(), kd=kd.copy(), tau_ff=z.copy())
 
 
-def set_pd_gains(model: mujoco.MjModel, kp: np.ndarray, kd: np.ndarray) -> None:
-    """Write per-joint gains into the position-like actuators: tau = kp (ctrl - q) - kd dq."""
-    model.actuator_gainprm[:, 0] = kp
-    model.actuator_biasprm[:, 1] = -kp
-    model.actuator_biasprm[:, 2] = -kd
-
-
-class SimRobot:
-    """A G1 in MuJoCo that accepts PD commands and reports proprioception and ground truth."""
+class SimRobot(SimG1):
+    """The simulated G1 (:class:`~hgpt_core.sim_g1.SimG1`: weld gantry, ``clip_apart`` motor law) behind PD
+    commands with the command guard."""
 
     def __init__(self, cfg: SimConfig | None = None) -> None:
         self.cfg = cfg or SimConfig()
-        spec = mujoco.MjSpec.from_file(str(scene_xml_path()))
-        # The gantry: a weld of the pelvis to a mocap body placed where the pelvis starts (a constraint, so it
-        # is as stable as the rest of the step), switched on and off through data.eq_active.
-        pelvis = spec.body("pelvis")
-        anchor = spec.worldbody.add_body(name="gantry_anchor", mocap=True, pos=pelvis.pos, quat=pelvis.quat)
-        gantry = spec.add_equality()
-        gantry.type, gantry.objtype = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY
-        gantry.name, gantry.name1, gantry.name2, gantry.active = "gantry", anchor.name, "pelvis", False
-        gantry.solref, gantry.solimp = (
-            [0.01, 1.0],
-            [0.99, 0.999, 0.001, 0.5, 2.0],
-        )  # stiff: the 33 kg hangs on it
-        self.model = spec.compile()
-        self.model.opt.timestep = self.cfg.physics_dt
-        self.data = mujoco.MjData(self.model)
+        super().__init__(SimG1Config(self.cfg.physics_dt, gantry="weld", motor_law="clip_apart"))
         self.spec = G1Spec()
-        self.effort = self.model.actuator_forcerange[:, 1].copy()
-        self.dof = np.array([self.model.jnt_dofadr[self.model.joint(n).id] for n in self.spec.joint_names])
-        sensor = {self.model.sensor(i).name: i for i in range(self.model.nsensor)}
-        self.gyro_adr = self.model.sensor_adr[sensor["imu_ang_vel"]]
-        self.acc_adr = self.model.sensor_adr[sensor["imu_lin_acc"]]
         self.reset()
-
-    @property
-    def time(self) -> float:
-        """Simulation time [s]."""
-        return float(self.data.time)
 
     def reset(
         self,
@@ -143,17 +115,7 @@ class SimRobot:
         self.last_cmd_time = self.time
         self.status = "holding initial pose"
         self.rejected = 0
-        # Hold the pelvis where it is now: move the gantry's anchor there.
-        self.data.mocap_pos[0], self.data.mocap_quat[0] = self.data.xpos[1], self.data.xquat[1]
-        self.data.eq_active[self.model.equality("gantry").id] = self.cfg.gantry
-
-    @property
-    def on_gantry(self) -> bool:
-        return bool(self.data.eq_active[self.model.equality("gantry").id])
-
-    def release_gantry(self) -> None:
-        """Let go of the pelvis."""
-        self.data.eq_active[self.model.equality("gantry").id] = False
+        self.hold(self.cfg.gantry)  # the gantry's anchor where the pelvis is now
 
     def command(self, cmd: PDCommand) -> list[str]:
         """Accept a command for the next control periods; returns its problems (then it is ignored)."""
@@ -176,29 +138,5 @@ class SimRobot:
     def step(self) -> None:
         """Advance one control period under the (guarded) active command."""
         cmd = self._effective()
-        set_pd_gains(self.model, cmd.kp, cmd.kd)
-        self.data.ctrl[:] = cmd.q
-        self.data.qfrc_applied[:] = 0.0
-        self.data.qfrc_applied[self.dof] = np.clip(cmd.kd * cmd.dq + cmd.tau_ff, -self.effort, self.effort)
-        for _ in range(self.cfg.decimation):
-            mujoco.mj_step(self.model, self.data)
-
-    def push(self, lin_vel_w: np.ndarray) -> None:
-        """Add a velocity [m/s] to the pelvis (a push, as in domain randomisation)."""
-        self.data.qvel[:3] += np.asarray(lin_vel_w, dtype=np.float64)
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Proprioception (q, dq, tau_est, imu quat wxyz, gyro, acc) and ground truth (root pose, vel)."""
-        d = self.data
-        return {
-            "q": d.qpos[7:].copy(),
-            "dq": d.qvel[6:].copy(),
-            "tau_est": d.actuator_force.copy(),
-            "quat": d.qpos[3:7].copy(),
-            "gyro": d.sensordata[self.gyro_adr : self.gyro_adr + 3].copy(),
-            "acc": d.sensordata[self.acc_adr : self.acc_adr + 3].copy(),
-            "root_pos": d.qpos[:3].copy(),
-            "root_lin_vel_w": d.qvel[:3].copy(),
-            # MuJoCo's free-joint angular velocity is in the body frame; expose the world one.
-            "root_ang_vel_w": d.xmat[1].reshape(3, 3) @ d.qvel[3:6],
-        }
+        self.drive(cmd.q, cmd.kp, cmd.kd, cmd.kd * cmd.dq + cmd.tau_ff)
+        self.step_physics(self.cfg.decimation)
