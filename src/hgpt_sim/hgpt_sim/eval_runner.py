@@ -1,5 +1,6 @@
 """Running an evaluation: policy specs -> adapters, batched runs in one :class:`TrackingEnv` (or one
 process per run), and :func:`evaluate_policies`, the library entry point (protocol: :mod:`hgpt_sim.evaluate`).
+Spec strings become adapters in :mod:`hgpt_sim.policy_adapters` (:func:`make_adapter`, re-exported here).
 
 Example (e.g. scoring students on the corpus test split)::
 
@@ -22,41 +23,16 @@ import numpy as np
 from tqdm import tqdm
 
 from hgpt_core.reference import ReferenceMotion
-from hgpt_sim.adapters import HgptAdapter, TrackerAdapter
+from hgpt_sim.adapters import TrackerAdapter
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.eval_clips import clip_label, corpus_references, load_reference, unique_names
 from hgpt_sim.eval_outputs import EvalResults, protocol_text, write_outputs
 from hgpt_sim.eval_results import TRACKING_FAILURE_EE_HEIGHT, RunResult, RunSpec, plan_runs
 from hgpt_sim.metrics import METRICS, step_errors
+from hgpt_sim.policy_adapters import make_adapter, policy_name
 from hgpt_sim.randomization import DRConfig
 from hgpt_sim.references import MotionBank
 from hgpt_sim.rewards import FallConfig
-
-
-def make_adapter(spec: str) -> TrackerAdapter:
-    """Adapter from a policy spec string (see :attr:`EvalConfig.policy`)."""
-    if spec == "twist2" or spec.startswith("twist2:"):
-        from hgpt_sim.twist2 import DEFAULT_ONNX, Twist2Adapter
-
-        return Twist2Adapter(spec.split(":", 1)[1] if ":" in spec else DEFAULT_ONNX)
-    if spec.startswith("expert:"):  # a PPO motion expert (hgpt_training.expert_policy; TWIST2's gains)
-        from hgpt_training.expert_policy import load_expert  # lazily: hgpt_sim does not depend on it
-
-        return load_expert(spec.split(":", 1)[1])
-    from hgpt_policy.loader import load_tracking_policy  # hgpt policies (TrackingPolicy: .meta, .act)
-
-    policy = load_tracking_policy(spec)
-    return HgptAdapter(policy.meta, policy)
-
-
-def policy_name(policy: str | TrackerAdapter) -> str:
-    """Table label: the spec (a file's stem) or the adapter's ``name``."""
-    if isinstance(policy, str):
-        if policy.startswith(("twist2:", "expert:")):
-            kind, path = policy.split(":", 1)
-            return f"{kind}:{Path(path).stem}"
-        return Path(policy).stem if ("/" in policy or "." in policy) else policy
-    return str(getattr(policy, "name", type(policy).__name__))
 
 
 def _perturb(env: TrackingEnv, ids: np.ndarray, seeds: Sequence[int], noise: float) -> None:

@@ -58,9 +58,10 @@ class EvalConfig:
     """Evaluate one or more policies on the same clips, starts and seeds; one comparison table."""
 
     policy: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """Policy, repeat to compare: ``twist2`` (or ``twist2:<file.onnx>``), ``expert:<expert.pt>`` (a PPO
-    motion expert of hgpt_training), ``zero`` (hold the default pose:
-    the trivial baseline), or an exported hgpt policy (.onnx/.pt). Default: twist2."""
+    """Policy, repeat to compare: a spec of the loader and the G1 bridge (hgpt_core.policy_spec): ``twist2``
+    (or ``twist2:<file.onnx>``), ``hgpt`` (the bundled Humanoid-GPT), ``zero`` / ``hold_default`` (hold the
+    default pose: the trivial baseline), an exported hgpt policy (.onnx/.pt); or a simulator-only scheme:
+    ``expert:<expert.pt>`` (a PPO motion expert of hgpt_training). Default: twist2."""
     clips: tuple[str, ...] = DEFAULT_CLIPS
     """G1 clips (.csv .npz .pkl) or human mocap files (.bvh ..., retargeted through hgpt_retarget's
     cache): absolute, or relative to <shared data>/motions/g1/, <shared data>/motions/human/ or <shared

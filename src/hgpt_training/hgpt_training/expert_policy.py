@@ -1,5 +1,9 @@
 """The deployable PPO motion expert: ``expert.pt`` (:class:`ExpertPolicy`), its metadata, and the
 evaluation adapter (:class:`ExpertAdapter`, :func:`load_expert`; ``expert:<file>`` in ``hgpt eval``).
+
+``expert:`` is a simulator-only policy scheme: hgpt_training's pyproject.toml declares :func:`load_expert`
+as the ``expert`` entry point of :data:`hgpt_sim.policy_adapters.ENTRY_POINT_GROUP`, so hgpt_sim builds
+experts without importing hgpt_training (it sits below it).
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ def load_expert(path: str | Path, name: str | None = None) -> ExpertAdapter:
     meta = PolicyMetadata.from_json(doc["meta"])
     teacher = None
     if doc["mode"] == "residual":
-        from hgpt_sim.eval_runner import make_adapter
+        from hgpt_sim.policy_adapters import make_adapter
 
         teacher = make_adapter(doc["teacher"])
     policy = ExpertPolicy(meta, teacher)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,9 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hgpt_training.hme import BODY_JOINTS  # noqa: E402
-
-if TYPE_CHECKING:
-    from hgpt_training.hme_report import HMEConfig, HMEResult
+from hgpt_training.hme_config import HMEConfig, HMEResult  # noqa: E402
 
 
 def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """HME on a built corpus: train the autoencoder, embed, cluster, report (CLI: ``hgpt corpus hme``).
 
-Reads top to bottom: HMEConfig, setup (readers, sequences), PAE training (checkpointed), embedding,
-clustering, weights, files (embedding.npz, clusters.json) and the report (:mod:`hgpt_training.hme_plots`).
+Reads top to bottom: setup (readers, sequences), PAE training (checkpointed), embedding, clustering, weights,
+files (embedding.npz, clusters.json) and the report (:mod:`hgpt_training.hme_plots`). The config and result
+types (HMEConfig, HMEResult) live in :mod:`hgpt_training.hme_config`, below both this module and the report.
 A sequence is a segment of at most ``segment_s`` of one store entry (clip x time-warp factor).
 """
 
@@ -10,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.corpus_store import CorpusReader
-from hgpt_training.hme import FEATURE_FIELDS, PAEConfig, embed_segments, segments, train_pae
+from hgpt_training.hme import FEATURE_FIELDS, embed_segments, segments, train_pae
 from hgpt_training.hme_cluster import (
     Standardizer,
     balanced_weights,
@@ -27,46 +26,7 @@ from hgpt_training.hme_cluster import (
     diversity_table,
     fit_clusters,
 )
-
-
-@dataclass(frozen=True)
-class HMEConfig:
-    """HME training, clustering and report."""
-
-    corpus: Path = Path("outputs/corpus")
-    """A built corpus (hgpt corpus build)."""
-    out: Path | None = None
-    """Output folder (default: <corpus>/hme)."""
-    pae: PAEConfig = field(default_factory=PAEConfig)
-    segment_s: float = 10.0
-    """Longest HME sequence [s]; longer entries are cut into near-equal segments."""
-    clusters: int = 16
-    """K of K-Means (the paper uses ~384 on 2B frames)."""
-    method: Literal["auto", "kmeans", "minibatch"] = "auto"
-    """K-Means variant; auto = exact K-Means up to 50k training sequences, MiniBatchKMeans above."""
-    check_ks: tuple[int, ...] = (2, 4, 8, 16)
-    """K values at which the report checks that walks cluster together, apart from kicks."""
-    embed_stride: int = 16
-    """Frames between embedded windows."""
-    eps: float = 1e-6
-    """Floor added to the covariance in the log-volume."""
-    seed: int = 0
-    """Seed of the autoencoder (init, windows) and of K-Means."""
-    progress: bool = True
-
-
-@dataclass
-class HMEResult:
-    seqs: list[dict]  # entry fields + start, stop (frames), seq_id
-    x: np.ndarray  # (S, D) raw HME vectors
-    z: np.ndarray  # (S, D) standardised on train
-    labels: np.ndarray  # (S,)
-    weights: np.ndarray  # (S,) balanced sampling probability (train sequences; 0 elsewhere)
-    diversity: list[dict]
-    checks: list[dict]
-    losses: list[float]
-    seconds: float
-    out: Path
+from hgpt_training.hme_config import HMEConfig, HMEResult
 
 
 def sequence_records(reader: CorpusReader, segs: list[tuple[int, int, int]]) -> list[dict]:
