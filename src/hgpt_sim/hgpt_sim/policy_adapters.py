@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from hgpt_core.policy_spec import TWIST2, parse_policy_spec
@@ -42,7 +42,7 @@ def register_scheme(scheme: str, factory: AdapterFactory) -> None:
     _REGISTERED[scheme] = factory
 
 
-def _entry_point_schemes() -> dict[str, object]:
+def _entry_point_schemes() -> dict[str, EntryPoint]:
     """Installed entry points of :data:`ENTRY_POINT_GROUP` by name (not loaded)."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if _SCHEME_RE.fullmatch(ep.name)}
 
@@ -66,7 +66,7 @@ def split_scheme(spec: str) -> tuple[str, str] | None:
 def _factory(scheme: str) -> AdapterFactory:
     if scheme not in _REGISTERED:
         ep = _entry_point_schemes()[scheme]
-        _REGISTERED[scheme] = ep.load()  # type: ignore[attr-defined]
+        _REGISTERED[scheme] = ep.load()
     return _REGISTERED[scheme]
 
 
