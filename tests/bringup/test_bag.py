@@ -351,7 +351,7 @@ def test_record_play_to_clips_on_the_real_graph(spawn_python, rclpy_init, tmp_pa
     with BagReader(tmp_path / "rec", strict=True) as r:
         info = r.info
         bag_msgs = list(r.messages([REF, STATE]))
-    # 8 s of a 50 Hz real-time graph is ~400 of each; a loaded machine delivers fewer (no speed assertion here)
+    # 8 s of a 50 Hz real-time graph is ~400 of each; a loaded machine delivers fewer (not a speed check)
     assert info.complete and info.topics[REF].count > 50 and info.topics[STATE].count > 50, info.table()
     assert {"/hgpt/joint_command", "/hgpt/status", "/joint_states"} <= set(info.topics)
 
