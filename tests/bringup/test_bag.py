@@ -64,7 +64,7 @@ def messages(walk):
         s = {
             "q": ref.joint_pos[k], "dq": ref.joint_vel[k], "tau_est": np.zeros(29),
             "quat": ref.root_quat_w[k], "gyro": np.zeros(3), "acc": np.array([0, 0, 9.81]),
-            "root_pos": ref.root_pos_w[k], "root_lin_vel_w": ref.root_lin_vel_w[k],
+            "root_pos_w": ref.root_pos_w[k], "root_lin_vel_w": ref.root_lin_vel_w[k],
             "root_ang_vel_w": ref.root_ang_vel_w[k],
         }  # fmt: skip
         out.append(

@@ -49,7 +49,7 @@ def test_robot_state_from_msg(player):
         truth = ref.select(k).as_robot_state()
         s = {
             "q": truth.joint_pos, "dq": truth.joint_vel, "tau_est": np.zeros(29), "quat": truth.root_quat_w,
-            "gyro": truth.root_ang_vel_b, "acc": np.array([0, 0, 9.81]), "root_pos": truth.root_pos_w,
+            "gyro": truth.root_ang_vel_b, "acc": np.array([0, 0, 9.81]), "root_pos_w": truth.root_pos_w,
             "root_lin_vel_w": truth.root_lin_vel_w, "root_ang_vel_w": ref.root_ang_vel_w[k],
         }  # fmt: skip
         msg = robot_state_to_msg(s, time_msg(k / ref.fps), k)
