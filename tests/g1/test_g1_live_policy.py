@@ -172,11 +172,12 @@ def test_only_the_live_policy_with_identical_metadata_drives_and_its_death_damps
         reason = p.status[-1].reason
         assert reason.startswith("watchdog: no JointCommand for "), reason
         ms = float(reason.split("for ")[1].split(" ms")[0])
-        # The bridge's rule damps at its first 500 Hz tick >= 40 ms after the last command (<= 42 ms, see
-        # test_g1_session.py on the machine's own clock); here all processes share one loaded core, so its
-        # timer may come late: a generous bound, the figure printed.
+        # The bridge's rule damps at its first 500 Hz tick >= 40 ms after the last command (<= 42 ms: asserted
+        # on the machine's own clock in test_g1_session.py). Here every process shares a loaded machine, so the
+        # bridge's timer may come seconds late (4031 ms seen with a training run beside the suite): no speed
+        # assertion, only that the watchdog damped it and never before its 40 ms; the figure is printed.
         print(f"damped {ms:.0f} ms after the last command (bridge receive clock)")
-        assert 40.0 <= ms < 300.0, reason
+        assert ms >= 40.0, reason
         assert p.spin_until(lambda: p.stats and p.stats[-1]["last_kp_max"] == 0.0, 5)  # the robot is damped
     finally:
         p.node.destroy_node()
