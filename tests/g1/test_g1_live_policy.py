@@ -173,7 +173,7 @@ def test_only_the_live_policy_with_identical_metadata_drives_and_its_death_damps
         assert reason.startswith("watchdog: no JointCommand for "), reason
         ms = float(reason.split("for ")[1].split(" ms")[0])
         # The bridge's rule damps at its first 500 Hz tick >= 40 ms after the last command (<= 42 ms: asserted
-        # on the machine's own clock in test_g1_session.py). Here every process shares a loaded machine, so the
+        # on the machine's own clock in test_g1_session.py). Every process here shares a loaded machine: the
         # bridge's timer may come seconds late (4031 ms seen with a training run beside the suite): no speed
         # assertion, only that the watchdog damped it and never before its 40 ms; the figure is printed.
         print(f"damped {ms:.0f} ms after the last command (bridge receive clock)")
