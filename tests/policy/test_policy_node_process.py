@@ -84,8 +84,11 @@ def _output(proc) -> str:
 
 def test_timer_mode_damps_on_a_stale_stamp_and_latches_on_a_zero_quaternion(spawn_python, probe):
     node, ex = probe
+    # States every ~50 ms from this process; on CI's loaded cores one was 272 ms old, over the 0.1 s default,
+    # and the policy damped before it ever stood. 1 s still refuses the 5 s old state below.
     pol = spawn_python(
-        "-m", "hgpt_policy.policy_node", "--ros-args", "-p", "policy:=zero", "-p", "start_mode:=stand"
+        "-m", "hgpt_policy.policy_node", "--ros-args", "-p", "policy:=zero", "-p", "start_mode:=stand",
+        "-p", "safety.state_timeout_s:=1.0",
     )  # fmt: skip
     state = {"age_ns": 0, "quat": (1.0, 0.0, 0.0, 0.0)}
 
