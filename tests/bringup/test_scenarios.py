@@ -123,7 +123,7 @@ def test_csv_rate_is_passed_or_refused(tmp_path):
 
 def test_real_robot_bridge_gets_its_parameter_file_and_the_launched_policy():
     """Issue 15: robot:=real could never arm (no parameters, policy:= reached only policy_node)."""
-    for policy, expect in (("twist2:/x/copy.onnx", "twist2:/x/copy.onnx"), ("", "twist2")):
+    for policy, expect in (("twist2:/x/copy.onnx", "twist2:/x/copy.onnx"), ("", "hgpt")):
         specs = {s.name: s for s in scenario_nodes("teleop", robot="real", policy=policy)}
         bridge = specs["g1_bridge_node"].parameters
         assert bridge["policy"] == specs["policy_node"].parameters["policy"] == expect

@@ -156,7 +156,7 @@ def test_hgpt_run_teleop_viewer(spawn_python, rclpy_init, browser, tmp_path):
     assert wait_for(lambda: _serving(port) or run.poll() is not None, 120), "no viewer"
     assert run.poll() is None, run.stdout.read()[-3000:]
     browser.get(f"http://localhost:{port}")
-    assert wait_for(lambda: "policy twist2" in _text(browser), 240, 1.0), _text(browser)
+    assert wait_for(lambda: "policy hgpt-gpt-S" in _text(browser), 240, 1.0), _text(browser)
     _set_mode_track(rclpy_init)  # teleop starts damped: the operator asks for TRACK
     ok = wait_for(lambda: "TRACK" in _text(browser), 240, 1.0)
     assert ok, f"the panel never showed tracking: {_text(browser)!r}"

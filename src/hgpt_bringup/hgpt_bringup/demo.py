@@ -36,8 +36,8 @@ class DemoArgs:
 
     human: str = ""
     """Human mocap file (BVH, ...); default: the bundled CMU 01_01 clip (forward jumps)."""
-    policy: str = "twist2"
-    """Policy: 'twist2' (bundled peer tracker), 'hgpt' (bundled Humanoid-GPT), an exported .onnx/.pt,
+    policy: str = "hgpt"
+    """Policy: 'hgpt' (the bundled Humanoid-GPT), 'twist2' (bundled peer tracker), an exported .onnx/.pt,
     or 'zero' (hold the default pose)."""
     compare: tuple[str, ...] = ("twist2",)
     """Policies evaluated next to it on the same clip, starts and seeds (stage 2 only; the video shows
@@ -181,15 +181,19 @@ def run(args: DemoArgs) -> int:
         if graph is not None:
             print(summary_table(graph, GRAPH_KEYS))
 
-    policy_note = {
-        "twist2": "the bundled TWIST2 peer tracker (MIT); no trained Humanoid-GPT ships yet",
+    notes = {
+        "hgpt": "the bundled Humanoid-GPT (GPT-S, int8; hgpt_policy/assets/hgpt_gpt_s/CARD.md)",
+        "twist2": "the bundled TWIST2 peer tracker (MIT)",
         "zero": "'zero': holds the default pose (a floor, not a tracker)",
-    }.get(args.policy, f"the exported policy {args.policy}")
+    }
+    policy_note = notes.get(args.policy, f"the exported policy {args.policy}")
+    compared = "; ".join(f"`{p}`: {notes.get(p, 'an exported policy')}" for p in others)
     lines = [
         "# hgpt demo: human mocap -> retarget -> policy -> MuJoCo",
         "",
         f"- input: `{human.name}`" + (" (bundled CMU 01_01)" if not args.human else ""),
         f"- policy: {policy_note}",
+        *([f"- compared with: {compared}"] if others else []),
         f"- clip: `{clip.name}`",
         "- stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()),
         "",

@@ -61,7 +61,7 @@ class EvalConfig:
     """Policy, repeat to compare: a spec of the loader and the G1 bridge (hgpt_core.policy_spec): ``twist2``
     (or ``twist2:<file.onnx>``), ``hgpt`` (the bundled Humanoid-GPT), ``zero`` / ``hold_default`` (hold the
     default pose: the trivial baseline), an exported hgpt policy (.onnx/.pt); or a simulator-only scheme:
-    ``expert:<expert.pt>`` (a PPO motion expert of hgpt_training). Default: twist2."""
+    ``expert:<expert.pt>`` (a PPO motion expert of hgpt_training). Default: hgpt."""
     clips: tuple[str, ...] = DEFAULT_CLIPS
     """G1 clips (.csv .npz .pkl) or human mocap files (.bvh ..., retargeted through hgpt_retarget's
     cache): absolute, or relative to <shared data>/motions/g1/, <shared data>/motions/human/ or <shared
@@ -111,7 +111,7 @@ def evaluate(cfg: EvalConfig) -> tuple[list[RunResult], dict[str, Path]]:
     """Run :class:`EvalConfig`; returns the runs and the written files."""
     policies = [cfg.policy] if isinstance(cfg.policy, str) else list(cfg.policy)  # a str: the old field
     res = evaluate_policies(
-        policies or ["twist2"],
+        policies or ["hgpt"],
         None if cfg.split else cfg.clips,
         split=cfg.split,
         corpus=cfg.corpus,

@@ -70,7 +70,7 @@ class DistillConfig:
     """Teacher specs (``twist2``, an expert .onnx/.pt); teacher 0 labels clusters not in ``teacher_of``."""
     teacher_of: tuple[int, ...] = ()
     """Teacher index per HME cluster (empty: teacher 0 everywhere)."""
-    rounds: int = 12
+    rounds: int = 14
     max_tokens: int | None = None
     """Stop collecting once the aggregate holds this many teacher-labelled tokens (the paper's "tokens")."""
     betas: tuple[float, ...] = (1.0, 0.5, 0.25)
