@@ -53,7 +53,7 @@ class ExpertPolicy:
         self.default, self.scale = a["default_joint_pos"], a["action_scale"]
         self.terms = terms_from_layout(meta.obs_terms)
         self.obs_dim = sum(t.size for t in self.terms)
-        self.actor_dim = self.obs_dim + (29 if teacher is not None else 0)
+        self.actor_dim = self.obs_dim + (NUM_JOINTS if teacher is not None else 0)
         self.last_action: np.ndarray | None = None
 
     def reset(self, env_ids: np.ndarray | None = None) -> None:
