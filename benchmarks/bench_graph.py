@@ -28,7 +28,8 @@ from hgpt_core.datasets import bundled_clip_path
 
 
 def harness_steps_per_s(clip: Path, seconds: float) -> float:
-    from hgpt_sim.eval_runner import make_adapter, run_clip
+    from hgpt_sim.eval_runner import run_clip
+    from hgpt_sim.policy_adapters import make_adapter
 
     adapter = make_adapter("twist2")
     t0 = time.perf_counter()

@@ -23,7 +23,8 @@ SPAN_TOL = 0.5  # [s] scored span, harness - graph (the graph's stand ramp and s
 
 def test_harness_and_graph_agree_on_a_clip(ros_env, tmp_path):
     from hgpt_core.datasets import shared_data_dir
-    from hgpt_sim.eval_runner import make_adapter, run_clip
+    from hgpt_sim.eval_runner import run_clip
+    from hgpt_sim.policy_adapters import make_adapter
     from hgpt_sim.twist2 import DEFAULT_ONNX
 
     if not DEFAULT_ONNX.is_file():

@@ -9,8 +9,9 @@ import pytest
 from hgpt_core.errors import HgptError, MotionFormatError
 from hgpt_sim.eval_clips import clip_label, find_corpus
 from hgpt_sim.eval_results import RunSpec, plan_runs
-from hgpt_sim.eval_runner import evaluate_policies, make_adapter, run_clip
+from hgpt_sim.eval_runner import evaluate_policies, run_clip
 from hgpt_sim.evaluate import EvalConfig, evaluate
+from hgpt_sim.policy_adapters import make_adapter
 from hgpt_sim.references import MotionBank, load_motion_file
 from hgpt_sim.render import gl_available
 from hgpt_sim.report import distinct_colors

@@ -249,7 +249,7 @@ def test_two_iteration_smoke_run(mode: str, small_corpus: Path, tmp_path: Path) 
     for k in ("reward_per_step", "loss/value", "time/env_steps_per_s"):
         assert np.isfinite(rows[-1][k]), k
     assert (d / "tb").is_dir() or pytest.importorskip("tensorboard") is None
-    from hgpt_sim.eval_runner import make_adapter
+    from hgpt_sim.policy_adapters import make_adapter
     from hgpt_training.dagger import TeacherMix
     from hgpt_training.distill import DistillConfig, student_metadata
 

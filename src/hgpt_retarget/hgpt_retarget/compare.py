@@ -140,7 +140,8 @@ def track(clip: MotionClip, policy: str = "twist2", starts: int = 3, max_seconds
     ``twist2_mpkpe_local_mm`` (means over runs of the per-run means), ``twist2_runs`` "runs (falls)".
     """
     from hgpt_core.reference import ReferenceMotion
-    from hgpt_sim.eval_runner import make_adapter, run_clip
+    from hgpt_sim.eval_runner import run_clip
+    from hgpt_sim.policy_adapters import make_adapter
 
     ref = ReferenceMotion.from_clip(clip)
     adapter = make_adapter(policy)

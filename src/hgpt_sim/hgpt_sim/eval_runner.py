@@ -1,6 +1,6 @@
 """Running an evaluation: policy specs -> adapters, batched runs in one :class:`TrackingEnv` (or one
 process per run), and :func:`evaluate_policies`, the library entry point (protocol: :mod:`hgpt_sim.evaluate`).
-Spec strings become adapters in :mod:`hgpt_sim.policy_adapters` (:func:`make_adapter`, re-exported here).
+Spec strings become adapters in :mod:`hgpt_sim.policy_adapters` (:func:`make_adapter`).
 
 Example (e.g. scoring students on the corpus test split)::
 

@@ -160,7 +160,7 @@ def sequence_loss(model, x, y, m, beta: float) -> torch.Tensor:
 
 
 def make_teachers(cfg: DistillConfig) -> TeacherMix:
-    from hgpt_sim.eval_runner import make_adapter
+    from hgpt_sim.policy_adapters import make_adapter
 
     teachers = [make_adapter(s) for s in cfg.teachers]
     by = np.asarray(cfg.teacher_of or (0,), dtype=np.int64)

@@ -15,7 +15,7 @@ every cluster without an accepted expert.
      "default_teacher": "twist2"}
 
 Use ``expert:<library>/cluster_013.pt`` as a policy/teacher spec anywhere
-(:func:`hgpt_sim.eval_runner.make_adapter`).
+(:func:`hgpt_sim.policy_adapters.make_adapter`).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class ExpertConfig:
     """HME folder with clusters.json (default <corpus>/hme; without it the whole split is cluster 0)."""
     mode: Literal["residual", "scratch"] = "residual"
     teacher: str = "twist2"
-    """Residual base: a policy spec of hgpt_sim.eval_runner.make_adapter (TWIST2, or an expert:<file>)."""
+    """Residual base: a policy spec of hgpt_sim.policy_adapters.make_adapter (TWIST2, or an expert:<file>)."""
     iterations: int = 1000
     """Total PPO iterations (a resumed run continues up to this)."""
     num_envs: int = 64
@@ -114,7 +114,7 @@ class ExpertTrainer:
         self.meta = expert_metadata()
         teacher = None
         if cfg.mode == "residual":
-            from hgpt_sim.eval_runner import make_adapter
+            from hgpt_sim.policy_adapters import make_adapter
 
             teacher = make_adapter(cfg.teacher)
             if abs(teacher.control_dt - self.meta.control_dt) > 1e-9:

@@ -107,7 +107,8 @@ def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
 
 def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png."""
-    from hgpt_sim.eval_runner import evaluate_policies, make_adapter
+    from hgpt_sim.eval_runner import evaluate_policies
+    from hgpt_sim.policy_adapters import make_adapter
 
     adapters, info = [], {}
     for row, ck in zip(rows, ckpts, strict=True):
