@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from hgpt_core.errors import HgptError
 from hgpt_core.g1 import JOINT_LIMITS
 from hgpt_core.rotations import quat_mul
 from hgpt_sim.backend import PhysicsState
@@ -19,6 +20,7 @@ from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.rewards import FallConfig, FallDetector, RewardConfig, keypoint_weights, tracking_reward
 from hgpt_sim.twist2 import Twist2Adapter
 from hgpt_training.dagger import student_actuation
+from hgpt_training.distill import DistillConfig, make_teachers
 from hgpt_training.distill_data import CorpusMotions
 from hgpt_training.expert import fan_out
 from hgpt_training.expert_clusters import cluster_motions
@@ -327,3 +329,12 @@ def test_acceptance_rule_and_manifest(small_corpus: Path, tmp_path: Path) -> Non
     m = json.loads((lib / "manifest.json").read_text())
     assert m["experts"][0]["cluster"] == 0 and (lib / "cluster_000.pt").is_file()
     assert teacher_specs(lib, 2) == ["twist2", "twist2"]  # not accepted: never a teacher
+    dcfg = DistillConfig(corpus=small_corpus, expert_library=lib)
+    assert dcfg.teacher_mix_specs() == (["twist2"], [])
+    m["experts"][0]["accepted"] = True  # as if it had passed: distillation takes it for its cluster
+    (lib / "manifest.json").write_text(json.dumps(m))
+    assert dcfg.teacher_mix_specs() == (["twist2", f"expert:{lib / 'cluster_000.pt'}"], [1])
+    mix = make_teachers(dcfg)
+    assert [t.name for t in mix.teachers] == ["twist2", "expert-c0"]
+    with pytest.raises(HgptError, match="no manifest.json"):
+        DistillConfig(corpus=small_corpus, expert_library=tmp_path / "none").teacher_mix_specs()

@@ -70,6 +70,9 @@ class DistillConfig:
     """Teacher specs (``twist2``, an expert .onnx/.pt); teacher 0 labels clusters not in ``teacher_of``."""
     teacher_of: tuple[int, ...] = ()
     """Teacher index per HME cluster (empty: teacher 0 everywhere)."""
+    expert_library: Path | None = None
+    """Expert library (``hgpt train expert accept --library``): each accepted expert labels its cluster,
+    ``teachers[0]`` the others; replaces ``teachers[1:]`` and ``teacher_of``."""
     rounds: int = 14
     max_tokens: int | None = None
     """Stop collecting once the aggregate holds this many teacher-labelled tokens (the paper's "tokens")."""
@@ -117,6 +120,24 @@ class DistillConfig:
         if not all(0.0 <= b <= 1.0 for b in self.betas):
             raise HgptError(f"--betas {' '.join(map(str, self.betas))}: each must be in [0, 1]")
 
+    def teacher_mix_specs(self) -> tuple[list[str], list[int]]:
+        """(teacher specs, teacher index per HME cluster), ``expert_library`` resolved."""
+        if self.expert_library is None:
+            return list(self.teachers), list(self.teacher_of)
+        from hgpt_training.expert_library import MANIFEST, read_manifest
+
+        if not (Path(self.expert_library) / MANIFEST).is_file():
+            lib = self.expert_library
+            raise HgptError(f"--expert-library {lib}: no {MANIFEST} (write it with hgpt train expert accept)")
+        specs, by = [self.teachers[0]], []
+        for e in read_manifest(self.expert_library)["experts"]:
+            if not e.get("accepted"):
+                continue
+            by += [0] * (e["cluster"] + 1 - len(by))
+            specs.append(f"expert:{Path(self.expert_library) / e['file']}")
+            by[e["cluster"]] = len(specs) - 1
+        return specs, by
+
     def policy_config(self) -> PolicyConfig:
         if self.student == "gpt":
             extra = {"n_layer": self.n_layer} if self.n_layer else {}
@@ -162,10 +183,11 @@ def sequence_loss(model, x, y, m, beta: float) -> torch.Tensor:
 def make_teachers(cfg: DistillConfig) -> TeacherMix:
     from hgpt_sim.policy_adapters import make_adapter
 
-    teachers = [make_adapter(s) for s in cfg.teachers]
-    by = np.asarray(cfg.teacher_of or (0,), dtype=np.int64)
+    specs, teacher_of = cfg.teacher_mix_specs()
+    teachers = [make_adapter(s) for s in specs]
+    by = np.asarray(teacher_of or (0,), dtype=np.int64)
     if (by < 0).any() or (by >= len(teachers)).any():
-        raise HgptError(f"teacher_of {cfg.teacher_of} names teachers outside 0..{len(teachers) - 1}")
+        raise HgptError(f"teacher_of {teacher_of} names teachers outside 0..{len(teachers) - 1}")
     return TeacherMix(teachers, by)
 
 
@@ -244,7 +266,8 @@ class Trainer:
             self.arch,
             {
                 "method": "parallel DAgger (Humanoid-GPT 3.3)",
-                "teachers": list(cfg.teachers),
+                "teachers": cfg.teacher_mix_specs()[0],
+                "teacher_of": cfg.teacher_mix_specs()[1],
                 "corpus": str(cfg.corpus),
                 "rounds": self.round,
                 "collected_tokens": self.store.num_tokens(),

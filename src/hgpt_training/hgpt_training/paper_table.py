@@ -63,6 +63,9 @@ class TableConfig:
     num_cpus: int = 1
     eval_only: bool = False
     """Skip training (rows must have a student.pt)."""
+    extra: tuple[str, ...] = ()
+    """Trained students to evaluate beside the rows (policy specs with training metadata, e.g. ``hgpt``, the
+    bundled release, or a ``student.pt``): plotted by their metadata's tokens and parameters."""
     starts: int = 3
     max_seconds: float = 20.0
     max_clips: int | None = None
@@ -111,14 +114,17 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     from hgpt_sim.policy_adapters import make_adapter
 
     adapters, info = [], {}
-    for row, ck in zip(rows, ckpts, strict=True):
-        if not ck.is_file():
-            raise HgptError(f"row {row.name}: no student at {ck}; train it first (drop --eval-only)")
-        a = make_adapter(str(ck))
-        a.name = row.name
+    named = [(row.name, str(ck)) for row, ck in zip(rows, ckpts, strict=True)]
+    for name, spec in [*named, *((e, e) for e in cfg.extra)]:
+        if name in dict(named) and not Path(spec).is_file():
+            raise HgptError(f"row {name}: no student at {spec}; train it first (drop --eval-only)")
+        a = make_adapter(spec)
+        if not getattr(a, "meta", None) or not a.meta.training.get("collected_tokens"):
+            raise HgptError(f"--extra {spec}: not a trained student (its metadata has no collected_tokens)")
+        a.name = name
         adapters.append(a)
         meta = a.meta
-        info[row.name] = {
+        info[name] = {
             "params": meta.training.get("params"),
             "collected_tokens": meta.training.get("collected_tokens"),
             "trained_tokens": meta.training.get("trained_tokens"),
@@ -126,7 +132,7 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
         }
     out = Path(cfg.run_root)
     res = evaluate_policies(
-        [*cfg.base.teachers, *adapters, "zero"],
+        [*cfg.base.teacher_mix_specs()[0], *adapters, "zero"],
         split="test",
         corpus=cfg.base.corpus,
         max_clips=cfg.max_clips,
@@ -138,37 +144,55 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     overall = res.overall()
     doc = {"rows": info, "overall": overall, "paper_sr": PAPER_SR, "table_md": res.table()}
     doc["ordering"] = ordering(rows, overall)
+    names = list(info)
     atomic_write_bytes(out / "table.json", json.dumps(doc, indent=1, default=float).encode())
-    atomic_write_bytes(out / "table.md", table_md(rows, info, overall, doc).encode())
-    scaling_plot(rows, info, overall, out / "scaling.png")
+    atomic_write_bytes(out / "table.md", table_md(names, info, overall, doc).encode())
+    scaling_plot(names, info, overall, out / "scaling.png")
     return doc
 
 
 def ordering(rows: list[Row], overall: dict) -> dict[str, bool | None]:
-    """The paper's claims checked on our numbers (None when a row is missing)."""
+    """The paper's claims checked on our numbers: GPT > TCN > MLP at every budget trained, and a bigger budget
+    beats a smaller one for the same student (None when a row of the claim is missing, e.g. the paper's 2M/20M
+    rows when smaller budgets were trained)."""
     sr = {r.name: overall[r.name]["SR"] for r in rows if r.name in overall}
 
     def gt(a: str, b: str) -> bool | None:
         return None if a not in sr or b not in sr else bool(sr[a] > sr[b])
 
-    return {
-        "gpt_s:2M > tcn:2M": gt("gpt_s:2M", "tcn:2M"),
-        "tcn:2M > mlp:2M": gt("tcn:2M", "mlp:2M"),
-        "gpt_s:20M > gpt_s:2M": gt("gpt_s:20M", "gpt_s:2M"),
+    def key(kind: str, tokens: int) -> str:
+        found = (r.name for r in rows if r.name.split(":")[0] == kind and r.tokens == tokens)
+        return next(found, f"{kind}:?")
+
+    claims = {
+        "gpt_s:2M > tcn:2M": ("gpt_s:2M", "tcn:2M"),
+        "tcn:2M > mlp:2M": ("tcn:2M", "mlp:2M"),
+        "gpt_s:20M > gpt_s:2M": ("gpt_s:20M", "gpt_s:2M"),
     }
+    for tokens in sorted({r.tokens for r in rows}):
+        g, t, m = key("gpt_s", tokens), key("tcn", tokens), key("mlp", tokens)
+        for a, b in ((g, t), (t, m), (g, m)):
+            if a in sr and b in sr:
+                claims.setdefault(f"{a} > {b}", (a, b))
+    for kind in sorted({r.name.split(":")[0] for r in rows}):
+        budgets = sorted(r.tokens for r in rows if r.name.split(":")[0] == kind)
+        for lo, hi in zip(budgets, budgets[1:], strict=False):
+            a, b = key(kind, hi), key(kind, lo)
+            claims.setdefault(f"{a} > {b}", (a, b))
+    return {k: gt(a, b) for k, (a, b) in claims.items()}
 
 
-def table_md(rows: list[Row], info: dict, overall: dict, doc: dict) -> str:
+def table_md(names: list[str], info: dict, overall: dict, doc: dict) -> str:
     lines = [
         "| student | params | tokens (collected) | SR (ours, test split) | SR (paper, AMASS-test) "
         "| MPJPE (rad) | MPKPE own-heading (mm) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        o, i = overall[r.name], info[r.name]
-        paper = PAPER_SR.get(r.name)
+    for name in names:
+        o, i = overall[name], info[name]
+        paper = PAPER_SR.get(name)
         lines.append(
-            f"| {r.name} | {i['params'] / 1e6:.2f}M | {i['collected_tokens']:,} | {100 * o['SR']:.1f} | "
+            f"| {name} | {i['params'] / 1e6:.2f}M | {i['collected_tokens']:,} | {100 * o['SR']:.1f} | "
             f"{paper if paper is not None else '-'} | {o['mpjpe']:.4f} | {o['mpkpe_local_mm']:.1f} |"
         )
     checks = "\n".join(f"- {k}: {v}" for k, v in doc["ordering"].items())
@@ -178,7 +202,7 @@ def table_md(rows: list[Row], info: dict, overall: dict, doc: dict) -> str:
     )
 
 
-def scaling_plot(rows: list[Row], info: dict, overall: dict, path: Path) -> Path:
+def scaling_plot(names: list[str], info: dict, overall: dict, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,10 +217,10 @@ def scaling_plot(rows: list[Row], info: dict, overall: dict, path: Path) -> Path
     for col, (key, label) in enumerate(metrics):
         for rowi, xkey, xlabel in ((0, "collected_tokens", "DAgger tokens"), (1, "params", "parameters")):
             ax = axes[rowi, col]
-            for r in rows:
-                x = info[r.name][xkey]
-                ax.scatter([x], [overall[r.name][key]], label=r.name)
-                ax.annotate(r.name, (x, overall[r.name][key]), fontsize=8)
+            for name in names:
+                x = info[name][xkey]
+                ax.scatter([x], [overall[name][key]], label=name)
+                ax.annotate(name, (x, overall[name][key]), fontsize=8)
             ax.set(xscale="log", xlabel=xlabel, ylabel=label)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Students on the corpus test split (unseen clips)")
