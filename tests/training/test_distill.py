@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.multiprocessing as tmp
 
+from hgpt_core.errors import HgptError
 from hgpt_policy.config import gpt_config
 from hgpt_policy.loader import HoldDefaultPolicy
 from hgpt_policy.model import build_policy
@@ -316,3 +317,23 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         assert r.returncode == 2, r.stderr
         assert needle in r.stderr and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_fine_tune_starts_from_the_trained_student(
+    small_corpus: Path, motions, tmp_path: Path, monkeypatch
+) -> None:
+    """--init-from: a fresh run begins with the given student's weights; another architecture is refused."""
+    import hgpt_training.distill as distill_mod
+
+    monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
+    ckpt = Trainer(tiny_cfg(tmp_path / "base", small_corpus, rounds=1)).run()
+    trained = Trainer(tiny_cfg(tmp_path / "base", small_corpus, rounds=1)).model.state_dict()
+    ft = Trainer(tiny_cfg(tmp_path / "ft", small_corpus, rounds=1, init_from=ckpt, seed=7))
+    fresh = Trainer(tiny_cfg(tmp_path / "fresh", small_corpus, rounds=1, seed=7))
+    for k, v in trained.items():
+        torch.testing.assert_close(ft.model.state_dict()[k], v, rtol=0, atol=0)
+    assert any(not torch.equal(fresh.model.state_dict()[k], v) for k, v in trained.items())
+    with pytest.raises(HgptError, match="architecture"):
+        Trainer(tiny_cfg(tmp_path / "mlp", small_corpus, student="mlp", init_from=ckpt))
+    with pytest.raises(HgptError, match="no such file"):
+        Trainer(tiny_cfg(tmp_path / "none", small_corpus, init_from=tmp_path / "missing.pt"))

@@ -73,6 +73,9 @@ class DistillConfig:
     expert_library: Path | None = None
     """Expert library (``hgpt train expert accept --library``): each accepted expert labels its cluster,
     ``teachers[0]`` the others; replaces ``teachers[1:]`` and ``teacher_of``."""
+    init_from: Path | None = None
+    """Fine-tune: a fresh run starts from this trained student (``student.pt``; same architecture, joint
+    order, gains, default pose, action scale and control period, else refused). A resumed run ignores it."""
     rounds: int = 14
     max_tokens: int | None = None
     """Stop collecting once the aggregate holds this many teacher-labelled tokens (the paper's "tokens")."""
@@ -208,7 +211,8 @@ class Trainer:
         self.model = build_policy(self.arch).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.round, self.phase, self.iter, self.trained_tokens = 0, "collect", 0, 0
-        self._load()
+        if not self._load() and cfg.init_from is not None:
+            self._init_from(Path(cfg.init_from).expanduser())
         self.ddp = None
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -228,10 +232,32 @@ class Trainer:
 
     # ---- state ---------------------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def _init_from(self, path: Path) -> None:
+        """Copy a trained student's weights into the fresh model after checking it means the same actions."""
+        from hgpt_policy.export import load_checkpoint
+
+        if not path.is_file():
+            raise HgptError(f"--init-from {path}: no such file")
+        try:
+            model, meta = load_checkpoint(path)
+        except Exception as e:  # not a checkpoint, or its metadata does not describe it
+            raise HgptError(f"--init-from {path}: {e}") from e
+        want = student_metadata(self.cfg, self.arch)
+        if model.config.to_dict() != self.arch.to_dict():
+            raise HgptError(f"--init-from {path}: architecture {meta.arch} != this run's {want.arch}")
+        keys = ("joint_names", "default_joint_pos", "kp", "kd", "action_scale", "obs_terms", "control_dt")
+        for key in keys:
+            a, b = getattr(meta, key), getattr(want, key)
+            same = a == b if key in ("joint_names", "obs_terms") else np.allclose(a, b)
+            if not same:
+                raise HgptError(f"--init-from {path}: its {key} differs from this run's (actions mean else)")
+        self.model.load_state_dict(model.state_dict())
+
+    def _load(self) -> bool:
+        """Resume from the run's state file; False when there is none (a fresh run)."""
         path = self.run_dir / STATE_FILE
         if not path.is_file():
-            return
+            return False
         s = torch.load(path, map_location=self.device, weights_only=False)
         if s["arch"] != self.arch.to_dict():
             raise HgptError(f"{path} was trained with another architecture; use a new --run-dir")
@@ -240,6 +266,7 @@ class Trainer:
         self.round, self.phase, self.iter = s["round"], s["phase"], s["iter"]
         self.trained_tokens = s["trained_tokens"]
         torch.set_rng_state(s["torch_rng"])
+        return True
 
     def save(self) -> None:
         if self.rank != 0:
