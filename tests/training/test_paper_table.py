@@ -17,6 +17,8 @@ from hgpt_training.paper_table import TableConfig, main, parse_row
 def test_parse_rows() -> None:
     assert parse_row("gpt_s:2M").tokens == 2_000_000 and parse_row("gpt_s:2M").student == "gpt"
     assert parse_row("mlp:500k").tokens == 500_000 and parse_row("tcn:900").tokens == 900
+    assert parse_row("gpt_s_window:300k").inference == "window"
+    assert parse_row("gpt_s:2M").inference == "sliding_kv"
     with pytest.raises(HgptError, match="STUDENT:TOKENS"):
         parse_row("transformer:2M")
 

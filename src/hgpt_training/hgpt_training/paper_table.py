@@ -24,7 +24,15 @@ from hgpt_training.distill import DistillConfig
 
 PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
 """Humanoid-GPT Table (AMASS-test, SR %) for the rows this machine can train."""
-_STUDENTS = {"mlp": ("mlp", "S"), "tcn": ("tcn", "S"), "gpt_s": ("gpt", "S"), "gpt_b": ("gpt", "B")}
+_STUDENTS = {
+    "mlp": ("mlp", "S", "sliding_kv"),
+    "tcn": ("tcn", "S", "sliding_kv"),
+    "gpt_s": ("gpt", "S", "sliding_kv"),
+    "gpt_s_window": ("gpt", "S", "window"),
+    "gpt_b": ("gpt", "B", "sliding_kv"),
+}
+"""Row kinds: (student, GPT size, GPT history semantics). ``gpt_s_window`` is the paper's window recompute,
+for the semantics comparison at equal tokens (``gpt_s:300k gpt_s_window:300k``); MLP and TCN ignore both."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Row:
     student: str
     size: str
     tokens: int
+    inference: Literal["sliding_kv", "window"] = "sliding_kv"
 
 
 def parse_row(spec: str) -> Row:
@@ -45,8 +54,8 @@ def parse_row(spec: str) -> Row:
             f"row '{spec}': expected STUDENT:TOKENS with STUDENT in {sorted(_STUDENTS)}, e.g. gpt_s:2M"
         )
     n = float(m.group(2)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(3)]
-    student, size = _STUDENTS[m.group(1)]
-    return Row(spec, student, size, int(n))
+    student, size, inference = _STUDENTS[m.group(1)]
+    return Row(spec, student, size, int(n), inference)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ def row_config(cfg: TableConfig, row: Row) -> DistillConfig:
         run_dir=Path(cfg.run_root) / row.name.replace(":", "_"),
         student=row.student,
         size=row.size,
+        inference=row.inference,
         max_tokens=row.tokens,
         policy_id=f"hgpt-{row.name}",
         progress=cfg.progress and cfg.executor == "local",
