@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hgpt_core.corpus_store import COLUMNS, CorpusReader
 from hgpt_training.corpus import CorpusConfig, build
-from hgpt_training.corpus_store import COLUMNS, CorpusReader
 
 WINDOW, BATCH = 64, 256
 QUICK_SOURCES = ("gmt", "pbhc", "holosoma")

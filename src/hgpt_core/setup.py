@@ -28,7 +28,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
     ],
-    install_requires=["setuptools", "numpy"],
+    install_requires=["setuptools", "numpy", "pyarrow"],  # pyarrow: corpus_store (Arrow IPC shards)
     zip_safe=False,
     maintainer="hgpt developers",
     maintainer_email="dev@hgpt.invalid",

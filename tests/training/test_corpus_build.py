@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hgpt_core.corpus_store import COLUMNS, CorpusReader, clip_columns, load_manifest
 from hgpt_core.errors import MotionFormatError
 from hgpt_core.formats import load_clip
 from hgpt_core.motion import MotionClip
@@ -21,7 +22,6 @@ from hgpt_training.corpus_cli import main
 from hgpt_training.corpus_filter import shift_clip
 from hgpt_training.corpus_pack import DUPLICATE_TOL_RAD, DUPLICATE_TOL_S, assign_split, find_duplicates
 from hgpt_training.corpus_sources import CorpusSource
-from hgpt_training.corpus_store import COLUMNS, CorpusReader, clip_columns, load_manifest
 
 FIELDS = {
     "clip_id",

@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hgpt_core.corpus_store import load_manifest
 from hgpt_core.formats import load_clip
 from hgpt_core.g1 import G1_JOINT_NAMES
 from hgpt_core.motion import MotionClip
 from hgpt_core.rotations import axis_angle_to_quat, quat_mul
 from hgpt_training.corpus_filter import FilterConfig, assess_clip, foot_and_com, speed_reasons
 from hgpt_training.corpus_sources import OBJECT_NAME_PATTERN
-from hgpt_training.corpus_store import load_manifest
 
 CFG = FilterConfig()
 

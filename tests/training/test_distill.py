@@ -60,7 +60,7 @@ def motions(small_corpus: Path) -> CorpusMotions:
 
 
 def test_corpus_motions_are_the_train_split(small_corpus: Path, motions: CorpusMotions) -> None:
-    from hgpt_training.corpus_store import CorpusReader
+    from hgpt_core.corpus_store import CorpusReader
 
     train = {e["entry_id"] for e in CorpusReader(small_corpus, "train").entries}
     test = {e["entry_id"] for e in CorpusReader(small_corpus, "test").entries}

@@ -268,7 +268,7 @@ def test_two_iteration_smoke_run(mode: str, small_corpus: Path, tmp_path: Path) 
 @pytest.fixture(scope="module")
 def two_cluster_hme(small_corpus: Path, tmp_path_factory) -> Path:
     """A hand-made clusters.json: the train entries alternately in clusters 0 and 1 (HME's format)."""
-    from hgpt_training.corpus_store import CorpusReader
+    from hgpt_core.corpus_store import CorpusReader
 
     out = tmp_path_factory.mktemp("hme2")
     seqs = []
@@ -285,7 +285,7 @@ def two_cluster_hme(small_corpus: Path, tmp_path_factory) -> Path:
 
 
 def test_cluster_motions_are_one_clusters_train_ranges(small_corpus: Path, two_cluster_hme: Path) -> None:
-    from hgpt_training.corpus_store import CorpusReader
+    from hgpt_core.corpus_store import CorpusReader
 
     doc = json.loads((two_cluster_hme / "clusters.json").read_text())
     want = {s["entry_id"] for s in doc["sequences"] if s["cluster"] == 1 and s["split"] == "train"}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hgpt_training.corpus_store import CorpusReader
+from hgpt_core.corpus_store import CorpusReader
 from hgpt_training.hme import (
     FEATURE_FIELDS,
     NUM_FEATURES,

@@ -112,10 +112,8 @@ def corpus_references(
 ) -> list[ReferenceMotion]:
     """The original-speed (time-warp factor 1) clips of a corpus split, named by clip id."""
     root = find_corpus(corpus)
-    try:
-        from hgpt_training.corpus_store import CorpusReader  # lazily: hgpt_sim does not depend on it
-    except ImportError as exc:
-        raise HgptError(f"--split needs hgpt_training (pip install -e src/hgpt_training): {exc}") from exc
+    from hgpt_core.corpus_store import CorpusReader  # lazily: pyarrow is only needed for a corpus split
+
     reader = CorpusReader(root, split)
     refs = []
     for i, e in enumerate(reader.entries):

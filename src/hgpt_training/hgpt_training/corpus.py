@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
+from hgpt_core.corpus_store import clip_columns, concat_columns, write_arrow
 from hgpt_core.datasets import shared_data_dir
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import CONTROL_FPS, MotionClip, atomic_write_bytes
@@ -33,7 +34,6 @@ from hgpt_training.corpus_sources import (
     object_interaction_reason,
     select_sources,
 )
-from hgpt_training.corpus_store import clip_columns, concat_columns, write_arrow
 
 ASAP_SINGLES = "motions/g1/asap/*/*/singles/0-motions_raw_tairantestbed_smpl_video_"
 SUBSET_INCLUDE: tuple[str, ...] = (

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hgpt_core.motion import atomic_write_bytes
-from hgpt_training.corpus_store import (
+from hgpt_core.corpus_store import (
     COLUMNS,
     MANIFEST,
     STORE_FORMAT,
@@ -24,6 +23,7 @@ from hgpt_training.corpus_store import (
     map_arrow,
     write_arrow,
 )
+from hgpt_core.motion import atomic_write_bytes
 
 SPLITS = ("train", "val", "test")
 PACK_CODE_VERSION = 1  # bump when the pack's output changes for the same records and settings

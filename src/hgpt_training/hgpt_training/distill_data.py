@@ -75,7 +75,7 @@ def corpus_motions(
         min_frames: Skip entries shorter than this (a DAgger episode needs room).
         seed: Seed of the subset draw.
     """
-    from hgpt_training.corpus_store import CorpusReader
+    from hgpt_core.corpus_store import CorpusReader
 
     reader = CorpusReader(corpus, split, fields=("root_pos", "root_quat", "joint_pos"))
     if len(reader) == 0:

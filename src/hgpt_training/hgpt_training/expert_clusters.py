@@ -69,7 +69,7 @@ def _cluster_ranges(corpus, cluster, hme_dir, split, max_frames, min_frames, ori
         original_speed: Keep only time-warp factor 1 entries (the evaluation clips).
         max_frames: Keep a weighted random subset of ranges up to this many frames (None: all).
     """
-    from hgpt_training.corpus_store import CorpusReader
+    from hgpt_core.corpus_store import CorpusReader
 
     if split == "test":
         raise HgptError("experts never train or select on the test split")

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hgpt_core.corpus_store import CorpusReader
 from hgpt_core.g1 import G1_JOINT_NAMES
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_core.rotations import quat_apply_inv, yaw_quat
-from hgpt_training.corpus_store import CorpusReader
 
 FEATURE_FIELDS = ("root_pos", "root_quat", "joint_pos", "root_lin_vel", "root_ang_vel", "joint_vel")
 # Wrists are left out: the 23-DoF sources (GMT, PBHC, ASAP) store none, and zeros there would make the

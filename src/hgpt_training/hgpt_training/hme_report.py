@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 
+from hgpt_core.corpus_store import CorpusReader
 from hgpt_core.motion import atomic_write_bytes
-from hgpt_training.corpus_store import CorpusReader
 from hgpt_training.hme import FEATURE_FIELDS, embed_segments, segments, train_pae
 from hgpt_training.hme_cluster import (
     Standardizer,
