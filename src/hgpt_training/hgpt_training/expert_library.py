@@ -21,6 +21,7 @@ Use ``expert:<library>/cluster_013.pt`` as a policy/teacher spec anywhere
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -65,6 +66,30 @@ class AcceptConfig:
     force: bool = False
     """Register even if it does not pass (marked accepted: false; never used as a teacher)."""
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse counts, times and thresholds that cannot work, and a ``--corpus`` without manifest.json
+        (HgptError naming the option or path: one line, exit 2), before any loading or evaluation."""
+        positive = {
+            "starts": self.starts, "max-clips": self.max_clips, "max-seconds": self.max_seconds,
+            "nthread": self.nthread,
+        }  # fmt: skip
+        for name, v in positive.items():
+            if v is not None and not 0 < v < math.inf:
+                raise HgptError(f"--{name} {v} must be > 0")
+        if not self.seeds:
+            raise HgptError("--seeds: give at least one seed")
+        fractions = {
+            "sr-gain": (self.sr_gain, 1.0), "sr-tie": (self.sr_tie, 1.0), "mpjpe-cut": (self.mpjpe_cut, 1.0),
+            "min-sr": (self.min_sr, 1.0),
+        }  # fmt: skip
+        for name, (v, top) in fractions.items():
+            if not 0 <= v <= top:
+                raise HgptError(f"--{name} {v} must be in [0, {top:g}]")
+        if self.corpus is not None:
+            from hgpt_core.corpus_store import load_manifest
+
+            load_manifest(self.corpus)
 
 
 def verdict(expert: dict, teacher: dict | None, mode: str, cfg: AcceptConfig) -> tuple[bool, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,49 @@ class ExpertConfig:
     ray_address: str | None = None
     """Join a running Ray cluster (e.g. auto) instead of starting a local one."""
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse counts, rates and ranges that cannot work, then a corpus without manifest.json (HgptError
+        naming the option or path: ``hgpt train expert`` exits 2 in one line), before any loading."""
+        r, f = self.reward, self.fall
+        positive = {
+            "iterations": self.iterations, "num-envs": self.num_envs, "ckpt-every": self.ckpt_every,
+            "threads": self.threads, "nthread": self.nthread, "max-frames": self.max_frames,
+            "reward-scale": self.reward_scale, "ray-num-cpus": self.ray_num_cpus,
+            "reward.pos-unit": r.pos_unit, "reward.rot-unit": r.rot_unit, "reward.vel-unit": r.vel_unit,
+            "fall.anchor-height": f.anchor_height, "fall.tilt": f.tilt,
+        }  # fmt: skip
+        for name, v in positive.items():
+            if v is not None and not 0 < v < math.inf:
+                raise HgptError(f"--{name} {v} must be > 0")
+        non_negative = {
+            "cluster": self.cluster, "clusters": min(self.clusters, default=0),
+            "reward.lower-body-weight": r.lower_body_weight, "reward.upper-body-weight": r.upper_body_weight,
+            "reward.alpha-pos": r.alpha_pos, "reward.alpha-rot": r.alpha_rot, "reward.alpha-vel": r.alpha_vel,
+            "reward.self-collision-weight": r.self_collision_weight,
+            "reward.smoothness-weight": r.smoothness_weight,
+            "reward.joint-limit-weight": r.joint_limit_weight,
+            "fall.ee-height": f.ee_height, "fall.joint-limit": f.joint_limit,
+        }  # fmt: skip
+        for name, v in non_negative.items():
+            if v is not None and not 0 <= v < math.inf:
+                raise HgptError(f"--{name} {v} must be >= 0")
+        if not 0 < r.soft_limit_factor <= 1:
+            raise HgptError(f"--reward.soft-limit-factor {r.soft_limit_factor} must be in (0, 1]")
+        lo, hi = self.episode_frames
+        if not 1 <= lo <= hi:
+            raise HgptError(f"--episode-frames {lo} {hi}: needs 1 <= MIN <= MAX control steps")
+        samples = self.ppo.steps_per_env * self.num_envs
+        if samples < max(2, self.ppo.minibatches):
+            raise HgptError(
+                f"--ppo.minibatches {self.ppo.minibatches} of --ppo.steps-per-env {self.ppo.steps_per_env} x "
+                f"--num-envs {self.num_envs} = {samples} samples: needs >= 2 samples and one per minibatch"
+            )
+        from hgpt_core.corpus_store import load_manifest
+
+        load_manifest(self.corpus)  # "<corpus>: no manifest.json; build the corpus first ..."
+        if self.hme_dir is not None and not (Path(self.hme_dir) / "clusters.json").is_file():
+            raise HgptError(f"--hme-dir {self.hme_dir}: no clusters.json (run hgpt corpus hme first)")
 
 
 def _config_dict(cfg: ExpertConfig) -> dict:

@@ -16,11 +16,13 @@ Shapes: T steps per env per iteration, N envs, A = 29 actions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from hgpt_core.errors import HgptError
 from hgpt_core.g1 import NUM_JOINTS
 
 
@@ -49,6 +51,26 @@ class PPOConfig:
     clip_value: bool = True
     normalize_obs: bool = True
     """Running mean/std normalisation of actor and critic inputs (updated after each iteration's update)."""
+
+    def __post_init__(self) -> None:
+        """Refuse values PPO cannot run with (HgptError naming the ``--ppo.*`` option), before any loading."""
+        positive = {
+            "lr": self.lr, "clip": self.clip, "epochs": self.epochs, "minibatches": self.minibatches,
+            "max-grad-norm": self.max_grad_norm, "steps-per-env": self.steps_per_env,
+            "init-std": self.init_std, "desired-kl": self.desired_kl,
+        }  # fmt: skip
+        for name, v in positive.items():
+            if v is not None and not 0 < v < math.inf:
+                raise HgptError(f"--ppo.{name} {v} must be > 0")
+        for name, v in {"entropy-coef": self.entropy_coef, "value-coef": self.value_coef}.items():
+            if not 0 <= v < math.inf:
+                raise HgptError(f"--ppo.{name} {v} must be >= 0")
+        for name, v in {"gamma": self.gamma, "lam": self.lam}.items():
+            if not 0 <= v <= 1:
+                raise HgptError(f"--ppo.{name} {v} must be in [0, 1]")
+        for name, sizes in {"actor-hidden": self.actor_hidden, "critic-hidden": self.critic_hidden}.items():
+            if any(n < 1 for n in sizes):
+                raise HgptError(f"--ppo.{name} {' '.join(map(str, sizes))}: each layer needs >= 1 unit")
 
 
 def gae(

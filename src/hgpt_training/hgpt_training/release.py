@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 
 BUNDLE_DIR = Path(__file__).resolve().parents[2] / "hgpt_policy" / "hgpt_policy" / "assets" / "hgpt_gpt_s"
@@ -47,6 +49,25 @@ class ReleaseConfig:
     bundle: bool = False
     """Copy the chosen graph + card into hgpt_policy/assets/hgpt_gpt_s (the default policy ``hgpt``)."""
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse counts and times that cannot work, a run without student.pt and a corpus without
+        manifest.json (HgptError naming the option or path: one line, exit 2), before any export."""
+        positive = {
+            "starts": self.starts, "max-seconds": self.max_seconds, "max-clips": self.max_clips,
+            "quant-episodes": self.quant_episodes, "threads": self.threads,
+        }  # fmt: skip
+        for name, v in positive.items():
+            if v is not None and not 0 < v < math.inf:
+                raise HgptError(f"--{name} {v} must be > 0")
+        if Path(self.stem).name != self.stem or self.stem in ("", ".", ".."):
+            raise HgptError(f"--stem {self.stem!r}: needs a plain file name stem")
+        student = Path(self.run_dir) / "student.pt"
+        if not student.is_file():
+            raise HgptError(f"--run-dir {self.run_dir}: no student.pt (train it first: hgpt train distill)")
+        from hgpt_core.corpus_store import load_manifest
+
+        load_manifest(self.corpus)
 
 
 def release(cfg: ReleaseConfig) -> dict:
