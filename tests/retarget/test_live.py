@@ -39,9 +39,9 @@ def test_clean_stream_tracks_and_stays_in_limits(stream):
     q = np.array([f.joint_pos for _, f in out])
     assert np.all(q >= JOINT_LIMITS[:, 0] - 1e-6) and np.all(q <= JOINT_LIMITS[:, 1] + 1e-6)
     # Walking forward: the root follows the scaled human (about 1.5 m/s * 0.8 for 1 s).
-    travel = np.linalg.norm(out[-1][1].root_pos[:2] - out[0][1].root_pos[:2])
+    travel = np.linalg.norm(out[-1][1].root_pos_w[:2] - out[0][1].root_pos_w[:2])
     assert 0.5 < travel < 2.0
-    assert all(0.6 < f.root_pos[2] < 0.9 for _, f in out)
+    assert all(0.6 < f.root_pos_w[2] < 0.9 for _, f in out)
 
 
 def test_nan_and_missing_joints_are_held_then_time_out(stream):
@@ -71,9 +71,9 @@ def test_jump_is_blended_not_teleported(stream):
     shift = np.array([2.0, 0.0, 0.0])
     out = dict(_feed(lr, stream, range(60), lambda i, p: p + shift if i >= 30 else p))
     assert "jump" in out[30].events
-    moved = out[30].root_pos[0] - out[29].root_pos[0]
+    moved = out[30].root_pos_w[0] - out[29].root_pos_w[0]
     assert moved < 0.2  # not the 2 m * scale teleport
-    assert out[59].root_pos[0] - out[29].root_pos[0] > 1.0  # glides towards the new place
+    assert out[59].root_pos_w[0] - out[29].root_pos_w[0] > 1.0  # glides towards the new place
 
 
 def test_skeleton_change_reinitialises_and_stale_frames_repeat(stream, human_dir):
@@ -169,7 +169,7 @@ def test_live_pivot_rule_keeps_more_of_a_boxers_turn(human_dir):
         lr = LiveRetargeter(cfg=LiveConfig(follow_pivots=follow))
         out = [lr.step(s.joint_names, s.positions[i], i / FPS) for i in range(s.num_frames)]
         clip = MotionClip(
-            *(np.array([getattr(f, a) for f in out]) for a in ("root_pos", "root_quat", "joint_pos")), FPS
+            *(np.array([getattr(f, a) for f in out]) for a in ("root_pos_w", "root_quat_w", "joint_pos")), FPS
         )
         p50[follow] = evaluate_clip(clip, tg.stance, tg.human_scaled).foot_stance_speed_p50_mps
     assert p50[True] > 1.4 * p50[False]

@@ -20,7 +20,7 @@ def frame(t: float, x: float, y: float = 0.0, q: np.ndarray | None = None, quat=
 
 
 def speeds(out: list[LiveFrame]) -> tuple[float, float]:
-    pos = np.array([f.root_pos for f in out])
+    pos = np.array([f.root_pos_w for f in out])
     q = np.array([f.joint_pos for f in out])
     return (
         float(np.linalg.norm(np.diff(pos, axis=0), axis=1).max() / DT),
@@ -40,7 +40,7 @@ def test_a_looping_walk_restart_and_a_teleport_are_reanchored_with_bounded_speed
     assert root <= 4.0 + 1e-9 and joints <= 12.0 + 1e-9, (root, joints)
     assert all(o.valid for o in out) and f.reanchors == 2
     assert any(e.startswith("reanchor:root") for e in out[100].events)
-    v = np.diff([o.root_pos[0] for o in out[95:110]]) / DT
+    v = np.diff([o.root_pos_w[0] for o in out[95:110]]) / DT
     np.testing.assert_allclose(v, 1.0, atol=1e-6)  # the walk continues at its speed through the restart
 
 
@@ -60,7 +60,7 @@ def test_a_heading_flip_is_reanchored_and_nan_is_invalid_with_a_reason():
     half = np.array([np.cos(np.pi / 2), 0.0, 0.0, np.sin(np.pi / 2)])  # 180 deg yaw in one frame
     out = [f.step(frame(k * DT, 0.0)) for k in range(10)]
     out.append(f.step(frame(10 * DT, 0.0, quat=half)))
-    assert abs(float(yaw_of(out[-1].root_quat))) < 1e-6 and "heading" in out[-1].events[-1]
+    assert abs(float(yaw_of(out[-1].root_quat_w))) < 1e-6 and "heading" in out[-1].events[-1]
     bad = frame(11 * DT, np.nan)
     o = f.step(bad)
     assert not o.valid and "non-finite" in o.events[-1]

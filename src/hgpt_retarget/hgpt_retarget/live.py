@@ -49,8 +49,8 @@ class LiveFrame:
     """One retargeted frame (world frame, z up; joints in G1 order)."""
 
     stamp: float
-    root_pos: np.ndarray  # (3,) [m]
-    root_quat: np.ndarray  # (4,) wxyz
+    root_pos_w: np.ndarray  # (3,) [m]
+    root_quat_w: np.ndarray  # (4,) wxyz
     joint_pos: np.ndarray  # (29,) [rad]
     valid: bool
     held: tuple[str, ...] = ()  # landmarks held at their last good position
@@ -85,14 +85,17 @@ class LiveRetargeter:
         self.targets: LiveTargets | None = None  # made by _initialise
 
     def set_robot_pose(
-        self, joint_pos: np.ndarray, root_pos: np.ndarray | None = None, root_quat: np.ndarray | None = None
+        self,
+        joint_pos: np.ndarray,
+        root_pos_w: np.ndarray | None = None,
+        root_quat_w: np.ndarray | None = None,
     ) -> None:
         """The robot's current pose (joints (29,) [rad]; root position [m] and quaternion wxyz optional):
         the next ease-in starts from it. Call it with every robot state; None root = joints only."""
         q = np.full(36, np.nan)
         q[7:] = joint_pos
-        if root_pos is not None and root_quat is not None:
-            q[:3], q[3:7] = root_pos, np.asarray(root_quat) / np.linalg.norm(root_quat)
+        if root_pos_w is not None and root_quat_w is not None:
+            q[:3], q[3:7] = root_pos_w, np.asarray(root_quat_w) / np.linalg.norm(root_quat_w)
         self.robot_pose = q
 
     def _start_ease(self, q: np.ndarray) -> None:
@@ -103,7 +106,8 @@ class LiveRetargeter:
             if np.isfinite(self.robot_pose[:7]).all():
                 start[:7] = self.robot_pose[:7]
         elif self.last is not None:
-            start[:3], start[3:7], start[7:] = self.last.root_pos, self.last.root_quat, self.last.joint_pos
+            last = self.last
+            start[:3], start[3:7], start[7:] = last.root_pos_w, last.root_quat_w, last.joint_pos
         else:
             start[7:] = KNEES_BENT_POSE
         self.ease_q = start
@@ -241,7 +245,7 @@ class LiveRetargeter:
             return None
         v = self.last.valid if valid is None else valid
         self.last = LiveFrame(
-            stamp, self.last.root_pos, self.last.root_quat, self.last.joint_pos, v, self.last.held,
+            stamp, self.last.root_pos_w, self.last.root_quat_w, self.last.joint_pos, v, self.last.held,
             tuple(events), time.perf_counter() - t0,
         )  # fmt: skip
         return self.last

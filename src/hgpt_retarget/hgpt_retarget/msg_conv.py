@@ -83,12 +83,12 @@ def reference_frame_to_msg(
 def live_reference(frame: LiveFrame, prev: LiveFrame | None) -> ReferenceFrame:
     """A retargeted frame as a reference frame: velocities by finite difference from the previous published
     frame (zero without one)."""
-    p, q = frame.root_pos, frame.root_quat
+    p, q = frame.root_pos_w, frame.root_quat_w
     lin, ang, jv = np.zeros(3), np.zeros(3), np.zeros(len(frame.joint_pos))
     if prev is not None and frame.stamp > prev.stamp:
         dt = frame.stamp - prev.stamp
-        lin = (p - prev.root_pos) / dt
-        ang = angular_velocity_w(np.stack((prev.root_quat, q)), dt)[-1]
+        lin = (p - prev.root_pos_w) / dt
+        ang = angular_velocity_w(np.stack((prev.root_quat_w, q)), dt)[-1]
         jv = (frame.joint_pos - prev.joint_pos) / dt
     return ReferenceFrame(p, q, lin, ang, np.asarray(frame.joint_pos, dtype=np.float64), jv)
 

@@ -72,15 +72,15 @@ class ReferenceFilter:
     def _anchor(self, f: LiveFrame) -> tuple[np.ndarray, np.ndarray]:
         """The input root pose with the current re-anchor applied."""
         c, s = np.cos(self.offset_yaw), np.sin(self.offset_yaw)
-        d = f.root_pos[:2] - self.pivot
-        pos = f.root_pos.copy()
+        d = f.root_pos_w[:2] - self.pivot
+        pos = f.root_pos_w.copy()
         pos[:2] = self.pivot + np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]]) + self.offset_xy
-        return pos, quat_mul(_yaw_quat(self.offset_yaw), f.root_quat)
+        return pos, quat_mul(_yaw_quat(self.offset_yaw), f.root_quat_w)
 
     def step(self, f: LiveFrame) -> LiveFrame:
         """The plausible version of ``f``; its events gain reanchor:..., blend:... or implausible:..."""
-        arrays = (f.root_pos, f.root_quat, f.joint_pos)
-        if not all(np.isfinite(a).all() for a in arrays) or not np.linalg.norm(f.root_quat) > 0.5:
+        arrays = (f.root_pos_w, f.root_quat_w, f.joint_pos)
+        if not all(np.isfinite(a).all() for a in arrays) or not np.linalg.norm(f.root_quat_w) > 0.5:
             self.last_event = "implausible: non-finite or degenerate frame"
             self.blend_from = self.prev  # the next good frame blends in from the last good output
             self.blend_t0 = np.nan
@@ -103,12 +103,12 @@ class ReferenceFilter:
                 jump.append(f"heading {yaw_rate:.1f} rad/s")
             if jump:  # re-anchor: continue from the previous output's place and heading
                 turn = yaw_rate > self.cfg.max_yaw_rate
-                dyaw = _wrap(float(yaw_of(p.root_quat) - yaw_of(quat))) if turn else 0.0
-                self.pivot = f.root_pos[:2].copy()
+                dyaw = _wrap(float(yaw_of(p.root_quat_w) - yaw_of(quat))) if turn else 0.0
+                self.pivot = f.root_pos_w[:2].copy()
                 self.offset_yaw = _wrap(self.offset_yaw + dyaw)
                 self.offset_xy = np.zeros(2)
                 pos, quat = self._anchor(f)
-                self.offset_xy = p.root_pos[:2] + (p.root_pos[:2] - self._prev_prev_xy()) - pos[:2]
+                self.offset_xy = p.root_pos_w[:2] + (p.root_pos_w[:2] - self._prev_prev_xy()) - pos[:2]
                 pos, quat = self._anchor(f)
                 quat = quat_normalize(quat)
                 self.reanchors += 1
@@ -126,8 +126,8 @@ class ReferenceFilter:
         if b is not None:
             a = _smoothstep((f.stamp - self.blend_t0) / self.cfg.blend_s)
             out_pos = pos.copy()
-            out_pos[2] = (1 - a) * b.root_pos[2] + a * pos[2]  # xy is continuous after the re-anchor
-            out_quat = quat_slerp(b.root_quat, quat, np.asarray(a))
+            out_pos[2] = (1 - a) * b.root_pos_w[2] + a * pos[2]  # xy is continuous after the re-anchor
+            out_quat = quat_slerp(b.root_quat_w, quat, np.asarray(a))
             out_q = (1 - a) * b.joint_pos + a * f.joint_pos
             if a >= 1.0:
                 self.blend_from = None
@@ -136,15 +136,15 @@ class ReferenceFilter:
             step = out_q - p.joint_pos
             lim = self.cfg.max_joint_speed * dt
             out_q = p.joint_pos + np.clip(step, -lim, lim)
-            d = out_pos - p.root_pos
+            d = out_pos - p.root_pos_w
             n = float(np.linalg.norm(d))
             if n > self.cfg.max_root_speed * dt:
-                out_pos = p.root_pos + d * (self.cfg.max_root_speed * dt / n)
+                out_pos = p.root_pos_w + d * (self.cfg.max_root_speed * dt / n)
         self.last_event = "; ".join(events)
         out = replace(
             f,
-            root_pos=out_pos,
-            root_quat=quat_normalize(out_quat),
+            root_pos_w=out_pos,
+            root_quat_w=quat_normalize(out_quat),
             joint_pos=out_q,
             events=(*f.events, *events),
         )
@@ -156,4 +156,4 @@ class ReferenceFilter:
         """xy of the output before the previous one (to keep the previous velocity through a re-anchor)."""
         ref = self.prev_prev or self.prev
         assert ref is not None
-        return ref.root_pos[:2]
+        return ref.root_pos_w[:2]

@@ -127,8 +127,8 @@ class PlausibleFrames:
             jv = (out.joint_pos - prev.joint_pos) / (now - prev.stamp)
         res = replace(
             f,
-            root_pos_w=out.root_pos,
-            root_quat_w=out.root_quat,
+            root_pos_w=out.root_pos_w,
+            root_quat_w=out.root_quat_w,
             joint_pos=out.joint_pos,
             root_lin_vel_w=rot @ f.root_lin_vel_w,
             root_ang_vel_w=rot @ f.root_ang_vel_w,

@@ -70,7 +70,7 @@ class RetargetNode(Node):
         self.plausible = ReferenceFilter()
         if self.out is not None:
             q = self.robot_q if self.robot_q is not None else self.out.joint_pos
-            self.core.set_robot_pose(q, self.out.root_pos, self.out.root_quat)
+            self.core.set_robot_pose(q, self.out.root_pos_w, self.out.root_quat_w)
         elif self.robot_q is not None:
             self.core.set_robot_pose(self.robot_q)
 
@@ -107,7 +107,7 @@ class RetargetNode(Node):
         if msg is not None and (pose := self.checked_pose(msg)) is not None:
             frame = self.core.step(*pose)
             if frame is not None and not all(
-                np.isfinite(a).all() for a in (frame.root_pos, frame.root_quat, frame.joint_pos)
+                np.isfinite(a).all() for a in (frame.root_pos_w, frame.root_quat_w, frame.joint_pos)
             ):
                 self.restart("retargeting gave a non-finite frame")
                 frame = None
