@@ -56,6 +56,32 @@ def test_tracking_policy_interface(standing_bank):
     )
 
 
+def test_reset_reaches_runtimes_with_and_without_ids(standing_bank):
+    """Rows of the reset envs are zeroed; the runtime is reset with the ids, or without when it takes none."""
+
+    class AllOrNothing(RecordingRuntime):
+        def reset(self) -> None:  # e.g. a one-env runtime
+            self.resets.append("all")
+
+    class NoReset:
+        def step(self, obs: np.ndarray) -> np.ndarray:
+            return np.ones((obs.shape[0], 29))
+
+    meta = PolicyMetadata("p", context_len=1)
+    env = TrackingEnv(EnvConfig(num_envs=3, nthread=0), standing_bank)
+    for runtime, want in ((RecordingRuntime(), [1]), (AllOrNothing(), "all"), (NoReset(), None)):
+        ad = HgptAdapter(meta, runtime)
+        ad.reset(np.array([1]))  # before any step: nothing to zero yet
+        ad.act(env.state, env.reference(1))
+        ad.reset(np.array([1]))
+        assert ad.last_action is not None and ad.last_action[[0, 2]].all() and not ad.last_action[1].any()
+        got = getattr(runtime, "resets", [None])[-1]
+        assert (got.tolist() if isinstance(got, np.ndarray) else got) == want, type(runtime).__name__
+    ad.act(env.state, env.reference(1))
+    ad.reset()
+    assert not ad.last_action.any()
+
+
 def test_bad_runtime_or_metadata_is_refused():
     with pytest.raises(ValueError, match="neither step"):
         HgptAdapter(PolicyMetadata("p"), object())

@@ -192,6 +192,28 @@ def test_every_term_moves_when_tracking_degrades(motions: CorpusMotions) -> None
 # ---- the residual expert -----------------------------------------------------------------------------------
 
 
+def test_expert_reset_is_the_adapters_reset_path() -> None:
+    """ExpertPolicy resets as HgptAdapter does: the reset envs' last actions, then the teacher's history."""
+
+    class Teacher:
+        def __init__(self) -> None:
+            self.resets: list = []
+
+        def reset(self, env_ids=None) -> None:
+            self.resets.append(env_ids)
+
+    teacher = Teacher()
+    pol = ExpertPolicy(expert_metadata(), teacher)
+    pol.reset(np.array([0]))  # no step yet: only the teacher
+    pol.last_actions(3)[:] = 1.0
+    pol.reset(np.array([2]))
+    assert pol.last_action.tolist() == [[1.0] * 29, [1.0] * 29, [0.0] * 29]
+    pol.reset()
+    assert not pol.last_action.any() and pol.last_actions(3) is pol.last_action
+    assert [None if r is None else r.tolist() for r in teacher.resets] == [[0], [2], None]
+    assert pol.last_actions(2).shape == (2, 29) and not pol.last_action.any()  # a new batch size: zeros
+
+
 def test_residual_expert_equals_its_teacher_at_init(motions: CorpusMotions, tmp_path: Path) -> None:
     meta = expert_metadata()
     pol = ExpertPolicy(meta, Twist2Adapter())

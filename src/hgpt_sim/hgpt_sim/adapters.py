@@ -4,6 +4,8 @@ action into PD targets with its own gains. The evaluation harness and DAgger tre
 * :class:`HgptAdapter`: any hgpt policy: :class:`PolicyMetadata` + a runtime with ``step(obs) -> action``
   (token runtimes, ONNX sessions, torch modules) or ``act(ObsInput) -> action`` (hgpt_policy's
   ``TrackingPolicy``); observation from ``hgpt_core.obs.build_obs``.
+* :class:`ActionHistory`: the executed raw action fed back as ``last_action`` and the per-env reset of a
+  policy that keeps it (:class:`HgptAdapter`'s, and hgpt_training's PPO experts').
 * :func:`hold_default_adapter`: zero action = hold the default pose (trivial baseline; falls within 2 s).
 * :class:`hgpt_sim.twist2.Twist2Adapter`: the peer TWIST2 ONNX tracker (its own layout and gains).
 """
@@ -44,7 +46,45 @@ class TrackerAdapter(Protocol):
         ...
 
 
-class HgptAdapter:
+class ActionHistory:
+    """The raw action each env executed last (the ``last_action`` observation term), and the reset path.
+
+    :meth:`reset` zeroes the reset envs' rows, then resets ``inner`` (a runtime or a teacher adapter:
+    ``reset(env_ids)``, or ``reset()`` when it takes no argument; nothing when it has no ``reset``).
+
+    Args:
+        inner: What keeps more per-env history than the last action (None: nothing).
+    """
+
+    def __init__(self, inner: object | None = None) -> None:
+        self.last_action: np.ndarray | None = None  # (N, 29), made by last_actions(N)
+        self._inner = inner
+        reset = getattr(inner, "reset", None)
+        self._reset_takes_ids = reset is not None and len(inspect.signature(reset).parameters) > 0
+
+    def reset(self, env_ids: np.ndarray | None = None) -> None:
+        """Forget the history of the given envs (default all)."""
+        if self.last_action is not None:
+            if env_ids is None:
+                self.last_action[:] = 0.0
+            else:
+                self.last_action[env_ids] = 0.0
+        reset = getattr(self._inner, "reset", None)
+        if reset is None:
+            return
+        if self._reset_takes_ids:
+            reset(env_ids)
+        else:
+            reset()
+
+    def last_actions(self, n: int) -> np.ndarray:
+        """The last raw actions of ``n`` envs: zeros before the first step or when ``n`` changed. (n, 29)."""
+        if self.last_action is None or self.last_action.shape[0] != n:
+            self.last_action = np.zeros((n, NUM_JOINTS))
+        return self.last_action
+
+
+class HgptAdapter(ActionHistory):
     """hgpt policy: obs via ``build_obs`` with the metadata's layout; target = default + scale * action.
 
     Args:
@@ -73,29 +113,11 @@ class HgptAdapter:
         self.actuation = Actuation(a["kp"], a["kd"], limit, physics_dt=physics_dt)
         self.control_dt = meta.control_dt
         self.terms = terms_from_layout(meta.obs_terms)
-        self.last_action: np.ndarray | None = None
-        reset = getattr(runtime, "reset", None)
-        self._reset_takes_ids = reset is not None and len(inspect.signature(reset).parameters) > 0
-
-    def reset(self, env_ids: np.ndarray | None = None) -> None:
-        if self.last_action is not None:
-            if env_ids is None:
-                self.last_action[:] = 0.0
-            else:
-                self.last_action[env_ids] = 0.0
-        reset = getattr(self.runtime, "reset", None)
-        if reset is None:
-            return
-        if self._reset_takes_ids:
-            reset(env_ids)
-        else:
-            reset()
+        super().__init__(runtime)
 
     def act(self, state: RobotState, ref_next: ReferenceFrame) -> np.ndarray:
         n = state.joint_pos.shape[0]
-        if self.last_action is None or self.last_action.shape[0] != n:
-            self.last_action = np.zeros((n, NUM_JOINTS))
-        inp = ObsInput.from_state(state, ref_next, self.last_action, self.default_pose)
+        inp = ObsInput.from_state(state, ref_next, self.last_actions(n), self.default_pose)
         if hasattr(self.runtime, "act"):
             action = self.runtime.act(inp)
         else:

@@ -18,6 +18,7 @@ from hgpt_core.errors import HgptError
 from hgpt_core.g1 import NUM_JOINTS
 from hgpt_core.obs import ObsInput, build_obs, terms_from_layout
 from hgpt_core.policy_meta import PolicyMetadata
+from hgpt_sim.adapters import ActionHistory
 from hgpt_training.ppo import ActorCritic
 
 ACTION_CLIP = 10.0
@@ -39,12 +40,14 @@ def expert_metadata(obs_terms=None) -> PolicyMetadata:
     )
 
 
-class ExpertPolicy:
+class ExpertPolicy(ActionHistory):
     """Actor input and action decoding shared by training and :class:`ExpertAdapter` (identical obs).
 
     Actor input: hgpt's deployable observation (``meta.obs_terms``, with the executed raw action as
     ``last_action``, zeros after a reset) and, residual, the teacher's raw action. Raw action space:
-    ``target = default + scale * a`` with the metadata's (TWIST2's) default and scale.
+    ``target = default + scale * a`` with the metadata's (TWIST2's) default and scale. :meth:`reset`
+    is :class:`~hgpt_sim.adapters.HgptAdapter`'s (:class:`~hgpt_sim.adapters.ActionHistory`): the reset
+    envs' last actions, then the teacher's history.
     """
 
     def __init__(self, meta: PolicyMetadata, teacher=None) -> None:
@@ -54,23 +57,12 @@ class ExpertPolicy:
         self.terms = terms_from_layout(meta.obs_terms)
         self.obs_dim = sum(t.size for t in self.terms)
         self.actor_dim = self.obs_dim + (NUM_JOINTS if teacher is not None else 0)
-        self.last_action: np.ndarray | None = None
-
-    def reset(self, env_ids: np.ndarray | None = None) -> None:
-        if self.last_action is not None:
-            if env_ids is None:
-                self.last_action[:] = 0.0
-            else:
-                self.last_action[env_ids] = 0.0
-        if self.teacher is not None:
-            self.teacher.reset(env_ids)
+        super().__init__(teacher)
 
     def observe(self, state, ref_next) -> tuple[np.ndarray, np.ndarray]:
         """(actor input (N, D) float32, base raw action (N, 29) float32: the teacher's, or zeros)."""
         n = state.joint_pos.shape[0]
-        if self.last_action is None or self.last_action.shape[0] != n:
-            self.last_action = np.zeros((n, NUM_JOINTS))
-        obs = build_obs(ObsInput.from_state(state, ref_next, self.last_action, self.default), self.terms)
+        obs = build_obs(ObsInput.from_state(state, ref_next, self.last_actions(n), self.default), self.terms)
         if self.teacher is None:
             return obs.astype(np.float32), np.zeros((n, NUM_JOINTS), np.float32)
         base = (np.asarray(self.teacher.act(state, ref_next)) - self.default) / self.scale
