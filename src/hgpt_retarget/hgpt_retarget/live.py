@@ -218,7 +218,7 @@ class LiveRetargeter:
         if same and np.linalg.norm(pts - self.prev_pts, axis=1).max() > jump:
             events.append("pose_jump")  # e.g. a T-pose frame before the motion: ease, do not follow
         self.prev_pts = pts
-        assert self.targets is not None  # _initialise made it
+        assert self.targets is not None and self.ik is not None  # _initialise and _bind made them
         tg = self.targets.build(lm, dt, events)
         iters = None
         if "init" in events:
@@ -289,6 +289,7 @@ class LiveRetargeter:
                 f"estimated subject height {height:.3g} m is implausible: positions must be metres"
             )
             return False
+        assert self.mapping is not None  # _bind made it
         self.targets = LiveTargets(self.cfg, self.geo, self.mapping, lm, height)
         self.initialised = True
         return True

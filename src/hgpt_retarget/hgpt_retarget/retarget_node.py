@@ -13,7 +13,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from hgpt_msgs.msg import HumanPose, MotionReference, RobotState
-from hgpt_retarget.live import LiveRetargeter
+from hgpt_retarget.live import LiveFrame, LiveRetargeter
 from hgpt_retarget.live_config import LiveConfig
 from hgpt_retarget.msg_conv import frame_to_msg, human_pose_from_msg
 from hgpt_retarget.plausible import ReferenceFilter
@@ -29,11 +29,11 @@ class RetargetNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("retarget_node", **kwargs)
         ro = ParameterDescriptor(read_only=True)
-        skeleton = self.declare_parameter("skeleton", "", ro).value  # "" = detect from joint names
-        rate_hz = self.declare_parameter("rate_hz", 50.0, ro).value
-        height = self.declare_parameter("subject_height", 0.0, ro).value  # 0 = estimate
-        self.hold_s = self.declare_parameter("hold_timeout_s", LiveConfig.hold_timeout_s, ro).value
-        self.frame_id = self.declare_parameter("frame_id", "world", ro).value
+        skeleton: str = self.declare_parameter("skeleton", "", ro).value  # "" = detect from joint names
+        rate_hz: float = self.declare_parameter("rate_hz", 50.0, ro).value
+        height: float = self.declare_parameter("subject_height", 0.0, ro).value  # 0 = estimate
+        self.hold_s: float = self.declare_parameter("hold_timeout_s", LiveConfig.hold_timeout_s, ro).value
+        self.frame_id: str = self.declare_parameter("frame_id", "world", ro).value
         self.live_args = (
             skeleton or None,
             LiveConfig(subject_height=height or None, hold_timeout_s=self.hold_s),
@@ -41,13 +41,15 @@ class RetargetNode(Node):
         self.core = LiveRetargeter(*self.live_args)
         self.robot_q: np.ndarray | None = None  # the robot's joints (29,) [rad], when /hgpt/robot_state comes
         self.plausible = ReferenceFilter()  # bounded speeds, re-anchor + blend on jumps (issue 15)
-        self.out = None  # the last (plausible) frame published
+        self.out: LiveFrame | None = None  # the last (plausible) frame published
         self.pub = self.create_publisher(MotionReference, "/hgpt/reference", 10)
         self.create_subscription(HumanPose, "/hgpt/human_pose", self.on_pose, qos_profile_sensor_data)
         self.create_subscription(RobotState, "/hgpt/robot_state", self.on_state, qos_profile_sensor_data)
         self.create_timer(1.0 / rate_hz, self.on_tick)
         self.pending: HumanPose | None = None
-        self.prev, self.last_rx, self.index, self.reported = None, None, 0, ""
+        self.prev: LiveFrame | None = None  # the last frame published
+        self.last_rx: float | None = None  # when the last usable pose was retargeted [s]
+        self.index, self.reported = 0, ""
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

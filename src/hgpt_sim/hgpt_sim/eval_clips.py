@@ -79,11 +79,12 @@ def load_reference(name: str | Path, fps: float | None = None) -> ReferenceMotio
         try:
             from hgpt_retarget.human_clip import is_human_motion_file, retarget_human_file
         except ImportError:  # hgpt_retarget absent: G1 files only
-            is_human_motion_file = None
-        if is_human_motion_file is not None and is_human_motion_file(path):
-            clip = retarget_human_file(path)
-            clip.name = clip_stem(path)
-            ref = ReferenceMotion.from_clip(clip)
+            pass
+        else:
+            if is_human_motion_file(path):
+                clip = retarget_human_file(path)
+                clip.name = clip_stem(path)
+                ref = ReferenceMotion.from_clip(clip)
     if ref is None:
         ref = ReferenceMotion.from_clip(load_motion_file(path, fps=fps))
     if ref.upsample_note:  # a 7 fps clip is evaluated, but not silently

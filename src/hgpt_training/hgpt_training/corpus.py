@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -181,7 +181,7 @@ def _clip_record(unit: WorkUnit, clip: MotionClip | None) -> dict:
 def process_unit(unit: WorkUnit, cfg: CorpusConfig, parts_dir: Path) -> dict:
     """Load, filter, time-warp and store one file; returns its record (also written as ``<part>.json``)."""
     data = unit.path.read_bytes()
-    record = {
+    record: dict[str, Any] = {
         "unit_hash": unit_cfg_hash(cfg),
         "content_sha1": hashlib.sha1(data).hexdigest(),
         "stat": [len(data), unit.path.stat().st_mtime_ns],
@@ -335,9 +335,9 @@ def build(
         "filter": dataclasses.asdict(cfg.filter),
     }
     order = list(dict.fromkeys(u.source.name for u in units))
-    manifest, packed = pack(
-        list(records.values()), parts_dir, out, unit_cfg_hash(cfg), pack_cfg, manifest_cfg, order
-    )
+    finished = [r for r in records.values() if r is not None]
+    assert len(finished) == len(records)  # each unit was on disk already or has just been processed
+    manifest, packed = pack(finished, parts_dir, out, unit_cfg_hash(cfg), pack_cfg, manifest_cfg, order)
     result = BuildResult(manifest, len(todo), len(units) - len(todo), packed, time.perf_counter() - t0)
     log = {
         "computed": result.computed,

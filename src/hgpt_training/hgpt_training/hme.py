@@ -188,8 +188,16 @@ def train_pae(
     if state is not None and state["key"] != key:
         state = None  # other data or settings: start over
     if state is None:
-        mean, std = feature_stats(reader)
-        state = {"key": key, "epoch": 0, "losses": [], "mean": mean, "std": std, "model": None, "optim": None}
+        f_mean, f_std = feature_stats(reader)  # numpy; the training's tensors are made from the state
+        state = {
+            "key": key,
+            "epoch": 0,
+            "losses": [],
+            "mean": f_mean,
+            "std": f_std,
+            "model": None,
+            "optim": None,
+        }
     torch.manual_seed(seed)
     model = PeriodicAutoencoder(NUM_FEATURES, cfg, reader.fps)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
