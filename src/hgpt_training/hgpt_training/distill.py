@@ -132,7 +132,7 @@ class DistillConfig:
         if not (Path(self.expert_library) / MANIFEST).is_file():
             lib = self.expert_library
             raise HgptError(f"--expert-library {lib}: no {MANIFEST} (write it with hgpt train expert accept)")
-        specs, by = [self.teachers[0]], []
+        specs, by = [self.teachers[0]], list[int]()
         for e in read_manifest(self.expert_library)["experts"]:
             if not e.get("accepted"):
                 continue
