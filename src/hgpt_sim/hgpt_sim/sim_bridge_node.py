@@ -10,6 +10,14 @@ Only a live policy drives it: JointCommands count when they come from the policy
 /hgpt/policy and are stamped within ``command_stamp_window_s`` of the simulation time (hgpt_core.session);
 others (a bag replay, a second policy) are ignored with the reason logged. No new command for
 ``sim.damp_after_s`` (0.04 s of simulation time): damping.
+
+What a followed command gets (docs/safety.md): NaN/inf, gains outside [0, ``sim.max_kp``] /
+[0, ``sim.max_kd``] or an unknown ``mode`` (not 0-3): rejected, the last safe command stays
+(:class:`~hgpt_sim.sim_robot.SimRobot`); finite but out-of-range targets are clamped as the G1 bridge clamps
+them (:func:`clamp_to_robot`: q into the joint range, dq to the motor speed limit, tau_ff to the effort
+limit). Both are counted in the status warnings with the last reason, and logged (throttled). A position
+target beyond 1e10 rad used to reach MuJoCo, which then zeroed EVERY actuator's control (all joints driven
+to 0 rad) with only a "huge value in CTRL" warning.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from rclpy.qos import (
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
+from hgpt_core.g1 import G1_JOINT_NAMES, G1Spec
 from hgpt_core.session import Announcement, SessionGate, discovery_hint
 from hgpt_core.stamps import stamp_to_ns, stamp_to_sec
 from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
@@ -43,7 +52,34 @@ from hgpt_sim.msg_conv import (
     robot_state_to_msg,
     time_msg,
 )
-from hgpt_sim.sim_robot import SimConfig, SimRobot
+from hgpt_sim.sim_robot import PDCommand, SimConfig, SimRobot
+
+MAX_REASON = 300
+"""Longest reason quoted in a status warning [characters] (a fuzzed session id may be 100 kB)."""
+
+
+def clamp_to_robot(cmd: PDCommand, spec: G1Spec) -> tuple[PDCommand, list[str]]:
+    """Clamp a finite (29,) command as the G1 bridge does: q into ``spec.joint_limits`` (where policy_node
+    already keeps its targets, so its commands pass unchanged), dq to +-``velocity_limit``, tau_ff to
+    +-``effort_limit``; kp/kd are left to the guard (rejected outside its range).
+
+    Returns the command (``cmd`` itself when nothing was clamped) and what was clamped
+    (``"q at 2 joint(s) (left_elbow_joint 1e+308 -> 2.09)"``, ...).
+    """
+    q = np.clip(cmd.q, spec.joint_limits[:, 0], spec.joint_limits[:, 1])
+    dq = np.clip(cmd.dq, -spec.velocity_limit, spec.velocity_limit)
+    tau_ff = np.clip(cmd.tau_ff, -spec.effort_limit, spec.effort_limit)
+    notes = []
+    for name, before, after in (("q", cmd.q, q), ("dq", cmd.dq, dq), ("tau_ff", cmd.tau_ff, tau_ff)):
+        idx = np.flatnonzero(before != after)
+        if len(idx):
+            j = int(idx[0])
+            notes.append(
+                f"{name} at {len(idx)} joint(s) ({G1_JOINT_NAMES[j]} {before[j]:.3g} -> {after[j]:.3g})"
+            )
+    if not notes:
+        return cmd, []
+    return PDCommand(q=q, dq=dq, kp=cmd.kp, kd=cmd.kd, tau_ff=tau_ff), notes
 
 
 class SimBridgeNode(Node):
@@ -79,6 +115,9 @@ class SimBridgeNode(Node):
         self.last_cmd_wall = 0.0
         self.last_status = ""
         self.hinted = False  # the "no policy heard" hint was logged
+        # followed commands rejected / clamped, refused announcements: counts and the last reason
+        self.rejected, self.clamped, self.refused = 0, 0, 0
+        self.last_rejected = self.last_clamped = self.last_refused = ""
         period = self.robot.cfg.control_dt if self.mode == "realtime" else self.kick_period_s
         self.next_wall = time.perf_counter() + period
         self.create_timer(period, self.on_timer)
@@ -98,9 +137,21 @@ class SimBridgeNode(Node):
                 f"ignoring JointCommand of '{msg.policy_id}': {why}", throttle_duration_sec=2.0
             )
             return
-        problems = self.robot.command(command_from_msg(msg))
+        cmd = command_from_msg(msg)
+        problems = cmd.problems(self.robot.cfg)
+        if not problems and msg.mode > JointCommand.MODE_HOLD:
+            problems = [f"unknown mode {msg.mode} (valid: 0-3)"]
         if problems:
-            self.get_logger().warning(f"command rejected: {'; '.join(problems)}", throttle_duration_sec=1.0)
+            self.rejected += 1
+            self.last_rejected = "; ".join(problems)
+            self.get_logger().warning(f"command rejected: {self.last_rejected}", throttle_duration_sec=1.0)
+        else:
+            cmd, clamped = clamp_to_robot(cmd, self.robot.spec)
+            if clamped:
+                self.clamped += 1
+                self.last_clamped = "; ".join(clamped)
+                self.get_logger().warning(f"command clamped: {self.last_clamped}", throttle_duration_sec=1.0)
+            self.robot.command(cmd)
         self.last_cmd_wall = time.perf_counter()
         if self.mode == "lockstep":
             self.robot.step()
@@ -114,6 +165,8 @@ class SimBridgeNode(Node):
         )
         why = self.gate.on_announcement(a, self.robot.time)
         if why:
+            self.refused += 1
+            self.last_refused = why
             self.get_logger().warning(f"policy announcement refused: {why}", throttle_duration_sec=2.0)
         elif self.gate.session != before:
             self.get_logger().info(f"following policy '{msg.policy_id}' session {msg.session_id}")
@@ -170,8 +223,15 @@ class SimBridgeNode(Node):
             st.header.stamp = stamp
             st.state, st.overruns = self.robot.status, self.overruns
             st.warnings = ["on gantry"] if self.robot.on_gantry else []
-            if self.gate.ignored:
-                st.warnings.append(f"{self.gate.ignored} JointCommands ignored ({self.gate.last_ignored})")
+            self.gate.problems(time.monotonic())  # forgets refused sessions after 3 s (else they pile up)
+            for n, what, last in (
+                (self.gate.ignored, "JointCommands ignored", self.gate.last_ignored),
+                (self.rejected, "JointCommands rejected", self.last_rejected),
+                (self.clamped, "JointCommands clamped", self.last_clamped),
+                (self.refused, "policy announcements refused", self.last_refused),
+            ):
+                if n:
+                    st.warnings.append(f"{n} {what} (last: {last[:MAX_REASON]})")
             st.session_id = self.gate.session
             st.fault = self.robot.status.startswith("damping")
             self.status_pub.publish(st)
