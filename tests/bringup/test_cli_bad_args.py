@@ -215,6 +215,7 @@ CASES = [
     ),
     *[(("train", "expert", "--run-dir", "{t}/r", "--corpus", "{d}/corpus", *a), n) for a, n in EXPERT_CASES],
     *[(("train", "expert", "accept", "--run-dir", "{t}/r", *a), n) for a, n in ACCEPT_CASES],
+    (("train", "expert", "accept", "--run-dir", "{t}/none"), ("{t}/none", "expert.pt not found")),
     *[
         (("train", "release", "--run-dir", "{d}/run", "--corpus", "{d}/corpus", "--out", "{t}/rel", *a), n)
         for a, n in RELEASE_CASES

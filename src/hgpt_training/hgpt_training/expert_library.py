@@ -217,9 +217,9 @@ def accept_main() -> None:
     )
     try:
         e = accept(cfg)
-    except HgptError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    except HgptError as exc:  # a missing expert.pt, an unreadable library: one line, as every CLI error
+        print(f"hgpt train expert accept: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     for name, row in e["eval"].items():
         print(f"{name:>16}: SR {row['SR']:.3f}  MPJPE {row['mpjpe']:.4f} rad  runs {row['runs']}")
     print(f"{'ACCEPTED' if e['accepted'] else 'REJECTED'}: {e['why']}  ({e['table']})")
