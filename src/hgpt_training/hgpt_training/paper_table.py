@@ -217,6 +217,7 @@ def scaling_plot(names: list[str], info: dict, overall: dict, path: Path) -> Pat
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     metrics = (
         ("SR", "SR (falls only)"),
@@ -232,6 +233,11 @@ def scaling_plot(names: list[str], info: dict, overall: dict, path: Path) -> Pat
                 ax.scatter([x], [overall[name][key]], label=name)
                 ax.annotate(name, (x, overall[name][key]), fontsize=8)
             ax.set(xscale="log", xlabel=xlabel, ylabel=label)
+            xs: list[float] = []  # ticks at the data (log minor labels overlap), none closer than 1.3x
+            for x in sorted({info[n][xkey] for n in names}):
+                xs += [x] if not xs or x > 1.3 * xs[-1] else []
+            ax.set_xticks(xs, [f"{x / 1e6:.3g}M" for x in xs], fontsize=8)
+            ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Students on the corpus test split (unseen clips)")
     fig.tight_layout()
