@@ -239,27 +239,32 @@ def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
         # 3. each unsafe kind from the live session: standing, it does not start tracking; tracking, it
         #    e-stops (re-armed for the next kind); then nothing leaves the e-stop
         for kind in UNSAFE:
-            if p.state() != "track":
-                if p.state() != "stand":
-                    # (refused while a refused announcement of phase 1 is younger than 3 s: by design)
+            # a 0.5 s command watchdog: a load gap in this process's sending can e-stop it first; then the
+            # kind is tried again from a re-arm (a watchdog e-stop is itself the safe reaction)
+            for _attempt in range(3):
+                if p.state() != "track":
+                    if p.state() != "stand":
+                        # (refused while a refused announcement of phase 1 is younger than 3 s: by design)
+                        end = time.monotonic() + 20
+                        while not (res := p.call(p.arm_client)).success and time.monotonic() < end:
+                            p.spin_until(lambda: False, 0.5)
+                        assert res.success, (kind, res.message, logs())
+                        assert p.spin_until(lambda: p.state() == "stand", 20), (kind, logs())
+                    for _ in range(5):
+                        send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
+                    p.status.clear()
+                    assert p.spin_until(lambda: len(p.status) > 2, 10), logs()
+                    assert p.state() == "stand", (kind, p.status[-1].reason)  # not tracking on bad commands
                     end = time.monotonic() + 20
-                    while not (res := p.call(p.arm_client)).success and time.monotonic() < end:
-                        p.spin_until(lambda: False, 0.5)
-                    assert res.success, (kind, res.message, logs())
-                    assert p.spin_until(lambda: p.state() == "stand", 20), (kind, logs())
-                for _ in range(5):
-                    send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
-                p.status.clear()
-                assert p.spin_until(lambda: len(p.status) > 2, 10), logs()
-                assert p.state() == "stand", (kind, p.status[-1].reason)  # not tracking on bad commands
-                end = time.monotonic() + 20
-                while p.state() != "track" and time.monotonic() < end:
-                    send(cmd_pub, fz.command("fuzz-live"))
-                    if p.state() not in ("stand", "track"):
-                        break
-                assert p.state() == "track", (kind, p.status[-1].reason, logs())
-            send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
-            assert p.spin_until(lambda: p.state() == "estop", 10), (kind, logs())
+                    while p.state() != "track" and time.monotonic() < end:
+                        send(cmd_pub, fz.command("fuzz-live"))
+                        if p.state() not in ("stand", "track"):
+                            break
+                    assert p.state() == "track", (kind, p.status[-1].reason, logs())
+                send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
+                assert p.spin_until(lambda: p.state() == "estop", 10), (kind, logs())
+                if "watchdog" not in p.status[-1].reason:
+                    break
             assert "invalid JointCommand" in p.status[-1].reason, (kind, p.status[-1].reason)
         p.status.clear()
         for n in range(100):
