@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hgpt_core.errors import HgptError
+from hgpt_core.errors import HgptError, require_positive
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_core.policy_meta import PolicyMetadata
 from hgpt_policy.config import PolicyConfig, baseline_config, gpt_config
@@ -114,9 +114,7 @@ class DistillConfig:
             "max-frames": self.max_frames, "batch-size": self.batch_size, "seq-len": self.seq_len,
             "n-layer": self.n_layer,
         }  # fmt: skip
-        for name, v in positive.items():
-            if v is not None and not 0 < v < float("inf"):
-                raise HgptError(f"--{name} {v} must be > 0")
+        require_positive(positive)
         for name, v in {"iters-first": self.iters_first, "iters-per-round": self.iters_per_round}.items():
             if v < 0:
                 raise HgptError(f"--{name} {v} must be >= 0")

@@ -21,7 +21,6 @@ Use ``expert:<library>/cluster_013.pt`` as a policy/teacher spec anywhere
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import torch
 import tyro
 
-from hgpt_core.errors import HgptError
+from hgpt_core.errors import HgptError, require_positive
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_sim.adapters import TrackerAdapter
 from hgpt_training.expert_clusters import cluster_references
@@ -74,9 +73,7 @@ class AcceptConfig:
             "starts": self.starts, "max-clips": self.max_clips, "max-seconds": self.max_seconds,
             "nthread": self.nthread,
         }  # fmt: skip
-        for name, v in positive.items():
-            if v is not None and not 0 < v < math.inf:
-                raise HgptError(f"--{name} {v} must be > 0")
+        require_positive(positive)
         if not self.seeds:
             raise HgptError("--seeds: give at least one seed")
         fractions = {

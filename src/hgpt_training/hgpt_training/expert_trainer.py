@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hgpt_core.errors import HgptError
+from hgpt_core.errors import HgptError, require_positive
 from hgpt_core.obs import privileged_obs_terms
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.randomization import DRConfig
@@ -93,9 +93,7 @@ class ExpertConfig:
             "reward.pos-unit": r.pos_unit, "reward.rot-unit": r.rot_unit, "reward.vel-unit": r.vel_unit,
             "fall.anchor-height": f.anchor_height, "fall.tilt": f.tilt,
         }  # fmt: skip
-        for name, v in positive.items():
-            if v is not None and not 0 < v < math.inf:
-                raise HgptError(f"--{name} {v} must be > 0")
+        require_positive(positive)
         non_negative = {
             "cluster": self.cluster, "clusters": min(self.clusters, default=0),
             "reward.lower-body-weight": r.lower_body_weight, "reward.upper-body-weight": r.upper_body_weight,

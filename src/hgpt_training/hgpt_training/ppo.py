@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hgpt_core.errors import HgptError
+from hgpt_core.errors import HgptError, require_positive
 from hgpt_core.g1 import NUM_JOINTS
 
 
@@ -59,9 +59,7 @@ class PPOConfig:
             "max-grad-norm": self.max_grad_norm, "steps-per-env": self.steps_per_env,
             "init-std": self.init_std, "desired-kl": self.desired_kl,
         }  # fmt: skip
-        for name, v in positive.items():
-            if v is not None and not 0 < v < math.inf:
-                raise HgptError(f"--ppo.{name} {v} must be > 0")
+        require_positive(positive, prefix="--ppo.")
         for name, v in {"entropy-coef": self.entropy_coef, "value-coef": self.value_coef}.items():
             if not 0 <= v < math.inf:
                 raise HgptError(f"--ppo.{name} {v} must be >= 0")

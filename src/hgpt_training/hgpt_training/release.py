@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hgpt_core.errors import HgptError
+from hgpt_core.errors import HgptError, require_positive
 from hgpt_core.motion import atomic_write_bytes
 
 BUNDLE_DIR = Path(__file__).resolve().parents[2] / "hgpt_policy" / "hgpt_policy" / "assets" / "hgpt_gpt_s"
@@ -57,9 +56,7 @@ class ReleaseConfig:
             "starts": self.starts, "max-seconds": self.max_seconds, "max-clips": self.max_clips,
             "quant-episodes": self.quant_episodes, "threads": self.threads,
         }  # fmt: skip
-        for name, v in positive.items():
-            if v is not None and not 0 < v < math.inf:
-                raise HgptError(f"--{name} {v} must be > 0")
+        require_positive(positive)
         if Path(self.stem).name != self.stem or self.stem in ("", ".", ".."):
             raise HgptError(f"--stem {self.stem!r}: needs a plain file name stem")
         student = Path(self.run_dir) / "student.pt"
