@@ -3,6 +3,7 @@ evaluated side by side on the test split, the table and the scaling plot are wri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,6 +22,11 @@ def test_parse_rows() -> None:
     assert parse_row("gpt_s:2M").inference == "sliding_kv"
     with pytest.raises(HgptError, match="STUDENT:TOKENS"):
         parse_row("transformer:2M")
+
+
+def test_train_only_and_eval_only_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(HgptError, match="exclude each other"):
+        main(TableConfig(run_root=tmp_path, rows=("mlp:1k",), train_only=True, eval_only=True))
 
 
 @pytest.mark.slow
@@ -47,7 +53,11 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
         max_seconds=2.0,
         progress=False,
     )
-    doc = main(cfg)
+    with pytest.raises(HgptError, match="no trained student"):
+        main(dataclasses.replace(cfg, eval_only=True))
+    trained = main(dataclasses.replace(cfg, train_only=True))  # train in one process, evaluate in another
+    assert set(trained["rows"]) == {"mlp:600", "gpt_s:600"} and not (tmp_path / "table.md").exists()
+    doc = main(dataclasses.replace(cfg, eval_only=True))
     for name in ("mlp:600", "gpt_s:600"):
         info = doc["rows"][name]
         assert info["collected_tokens"] >= 600 and info["rounds"] == 2  # 320 tokens per round

@@ -72,6 +72,9 @@ class TableConfig:
     num_cpus: int = 1
     eval_only: bool = False
     """Skip training (rows must have a student.pt)."""
+    train_only: bool = False
+    """Train (or resume) the rows and stop: rows can then train in separate processes or machines (one
+    ``--train-only`` command each) and be evaluated once, side by side, with ``--eval-only``."""
     extra: tuple[str, ...] = ()
     """Trained students to evaluate beside the rows (policy specs with training metadata, e.g. ``hgpt``, the
     bundled release, or a ``student.pt``): plotted by their metadata's tokens and parameters."""
@@ -251,9 +254,18 @@ def main(cfg: TableConfig | None = None) -> dict:
 
     cfg = cfg or tyro.cli(TableConfig)
     rows = [parse_row(s) for s in cfg.rows]
+    if cfg.eval_only and cfg.train_only:
+        raise HgptError("--eval-only and --train-only exclude each other")
+    if cfg.eval_only:
+        missing = [str(p) for r in rows if not (p := row_config(cfg, r).run_dir / "student.pt").is_file()]
+        if missing:
+            raise HgptError(f"--eval-only: no trained student at {', '.join(missing)} (train the rows first)")
     ckpts = (
         [row_config(cfg, r).run_dir / "student.pt" for r in rows] if cfg.eval_only else train_rows(cfg, rows)
     )
+    if cfg.train_only:
+        print("\n".join(f"{r.name}: {c}" for r, c in zip(rows, ckpts, strict=True)))
+        return {"rows": {r.name: str(c) for r, c in zip(rows, ckpts, strict=True)}}
     doc = evaluate_rows(cfg, rows, ckpts)
     print((Path(cfg.run_root) / "table.md").read_text())
     return doc
