@@ -11,8 +11,9 @@
    first non-finite / negative-gain / unknown-mode / other-policy command e-stops (damping), and no fuzz
    leaves the e-stop.
 
-What the robot received is checked on the robot's side (sim stats: non-finite commands, largest target
-outside the joint range, largest velocity target, largest kp).
+The messages come from tests/fuzz_bridge.py (shared with the MuJoCo bridge's fuzz,
+tests/sim/test_sim_bridge_fuzz_ros.py). What the robot received is checked on the robot's side (sim stats:
+non-finite commands, largest target outside the joint range, largest velocity target, largest kp).
 """
 
 from __future__ import annotations
@@ -21,114 +22,15 @@ import time
 
 import numpy as np
 import pytest
+from fuzz_bridge import BridgeFuzzer
 from test_g1_bridge_ros import LOADED_MACHINE, PARAMS, Probe
 
-from hgpt_core.g1 import G1_JOINT_NAMES, MOTOR_TYPE, VELOCITY_LIMIT
+from hgpt_core.g1 import MOTOR_TYPE, VELOCITY_LIMIT
 from hgpt_core.policy_meta import PolicyMetadata
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 SEED = 15
-N = len(G1_JOINT_NAMES)
-
-
-class BridgeFuzzer:
-    """Well-formed and malformed JointCommand / PolicyInfo messages of ``meta`` (seeded)."""
-
-    def __init__(self, meta: PolicyMetadata, rng: np.random.Generator) -> None:
-        from hgpt_msgs.msg import JointCommand, PolicyInfo
-
-        self.meta, self.rng, self.a = meta, rng, meta.arrays()
-        self.JointCommand, self.PolicyInfo = JointCommand, PolicyInfo
-
-    @staticmethod
-    def stamp(msg, t: float) -> None:
-        sec = int(np.floor(t))
-        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, min(int((t - sec) * 1e9), 999_999_999)
-
-    def command(self, session: str, mode: int | None = None):
-        """A well-formed TRACK command of ``session``: the default pose, the policy's gains, stamped now."""
-        c = self.JointCommand(policy_id=self.meta.policy_id, session_id=session)
-        c.mode = self.JointCommand.MODE_TRACK if mode is None else mode
-        c.q, c.kp, c.kd = self.a["default_joint_pos"], self.a["kp"], self.a["kd"]
-        self.stamp(c, time.time())
-        return c
-
-    def announcement(self, session: str, meta_json: str | None = None, t: float | None = None):
-        info = self.PolicyInfo(session_id=session, policy_id=self.meta.policy_id)
-        info.metadata_json = self.meta.to_json() if meta_json is None else meta_json
-        self.stamp(info, time.time() if t is None else t)
-        return info
-
-    def bad_command(self, session: str, kinds: tuple[str, ...]):
-        """(kind, JointCommand) with one mutation of ``kinds`` applied to a well-formed command."""
-        rng = self.rng
-        kind = str(rng.choice(kinds))
-        c = self.command(session)
-        j = rng.choice(N, size=int(rng.integers(1, N + 1)), replace=False)
-
-        def setj(field: str, value: float) -> None:
-            v = np.array(getattr(c, field), dtype=np.float64)
-            v[j] = value
-            setattr(c, field, v)
-
-        if kind == "nan":
-            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), np.nan)
-        elif kind == "inf":
-            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), float(rng.choice([np.inf, -np.inf])))
-        elif kind == "negative_gain":
-            setj(str(rng.choice(["kp", "kd"])), -float(rng.uniform(1, 1e3)))
-        elif kind == "mode":
-            c.mode = int(rng.integers(4, 256))
-        elif kind == "policy_id":
-            c.policy_id = str(rng.choice(["", "other", "\u00e9" * 50_000]))
-        elif kind == "session":
-            c.session_id = str(rng.choice(["", "recorded-run", "x" * 10_000]))
-        elif kind == "stamp":
-            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), time.time() - 10, time.time() + 5]))
-            self.stamp(c, t)
-        elif kind == "huge_q":
-            setj("q", float(rng.choice([1e308, -1e308, 10.0, -10.0])))
-        elif kind == "huge_dq":
-            setj("dq", float(rng.choice([1e300, -1e300, 1e3])))
-        elif kind == "huge_tau":
-            setj("tau_ff", float(rng.choice([1e300, -1e300])))
-        elif kind == "huge_gain":
-            setj(str(rng.choice(["kp", "kd"])), float(rng.choice([1e6, 1e300])))
-        elif kind == "random_arrays":
-            for f in ("q", "dq", "tau_ff", "kp", "kd"):
-                setattr(c, f, rng.normal(0, 10 ** rng.uniform(0, 6), N))
-        return kind, c
-
-    def bad_announcement(self, session: str):
-        """(kind, PolicyInfo) never acceptable: garbage/differing metadata, absurd stamps, no session."""
-        rng = self.rng
-        kind = str(rng.choice(["garbage", "truncated", "huge", "differs", "stamp", "no_session", "empty"]))
-        text = self.meta.to_json()
-        if kind == "garbage":
-            return kind, self.announcement(session, rng.bytes(200).decode("latin-1"))
-        if kind == "truncated":
-            return kind, self.announcement(session, text[: int(rng.integers(0, len(text)))])
-        if kind == "huge":
-            return kind, self.announcement(session, "[" * 1_000_000)
-        if kind == "differs":
-            other = PolicyMetadata.from_json(text)
-            other.kp = [k * float(rng.uniform(1.01, 3)) for k in other.kp]
-            return kind, self.announcement(session, other.to_json())
-        if kind == "stamp":
-            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), time.time() - 10]))
-            return kind, self.announcement(session, t=t)
-        if kind == "no_session":
-            return kind, self.announcement("")
-        return kind, self.announcement(session, "")
-
-    def garbage_bytes(self, msg) -> bytes:
-        from rclpy.serialization import serialize_message
-
-        if self.rng.random() < 0.5:
-            data = serialize_message(msg)
-            return data[: int(self.rng.integers(0, len(data)))]
-        return b"\x00\x01\x00\x00" + self.rng.bytes(int(self.rng.integers(0, 3000)))
 
 
 UNSAFE = ("nan", "inf", "negative_gain", "mode", "policy_id")  # from the followed session: e-stop
@@ -190,18 +92,8 @@ def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
 
         # 1. no live policy: nothing of this may make it track
         p.status.clear()
-        for _ in range(300):
-            r = fz.rng.random()
-            if r < 0.45:
-                send(cmd_pub, *reversed(fz.bad_command(str(fz.rng.choice(["", "fuzz-a", "fuzz-b"])), ALL)))
-            elif r < 0.55:
-                send(cmd_pub, fz.command("fuzz-a"), "valid_unannounced")
-            elif r < 0.85:
-                send(info_pub, *reversed(fz.bad_announcement(str(fz.rng.choice(["fuzz-a", "fuzz-b"])))))
-            else:
-                pub = cmd_pub if r < 0.93 else info_pub
-                msg = fz.command("fuzz-a") if pub is cmd_pub else fz.announcement("fuzz-a")
-                send(pub, fz.garbage_bytes(msg), "undecodable")
+        for topic, msg, kind in fz.unannounced(300, ALL):
+            send(cmd_pub if topic == "command" else info_pub, msg, kind)
         n_status = len(p.status)
         assert p.spin_until(lambda: len(p.status) > n_status + 3, 10), logs()  # it keeps reporting
         assert "track" not in states(), (states(), logs())

@@ -1,6 +1,7 @@
 """Seeded fuzzing of the MuJoCo bridge's /hgpt/joint_command and /hgpt/policy subscribers in a real
 sim_bridge_node process (issue 15: "fuzz every subscribed message"; the G1 bridge's twin is
-tests/g1/test_g1_fuzz_ros.py). The robot hangs on the weld gantry, so what the joints do is the commands'.
+tests/g1/test_g1_fuzz_ros.py; both draw their messages from tests/fuzz_bridge.py). The robot hangs on the
+weld gantry, so what the joints do is the commands'.
 
 1. No live policy: a few hundred malformed JointCommands (NaN, ±Inf, 1e308 targets, 1e300 speeds and
    torques, negative / 1e6 gains, unknown modes, garbage or 100 kB ids, no / unknown sessions, stamps 0,
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzz_bridge import ANNOUNCEMENT_KINDS, BridgeFuzzer
 
 from hgpt_core.g1 import G1_JOINT_NAMES, KNEES_BENT_POSE, G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
@@ -91,108 +93,25 @@ def test_clamp_to_robot_passes_policy_targets_and_clamps_absurd_ones() -> None:
     assert np.abs(raw.observe()["q"] - KNEES_BENT_POSE).max() > POSE_TOL
 
 
-class SimFuzzer:
-    """Well-formed and malformed JointCommand / PolicyInfo messages (seeded), stamped on simulation time."""
-
-    def __init__(self, meta: PolicyMetadata, rng: np.random.Generator) -> None:
-        from hgpt_msgs.msg import JointCommand, PolicyInfo
-
-        self.meta, self.rng, self.a = meta, rng, meta.arrays()
-        self.JointCommand, self.PolicyInfo = JointCommand, PolicyInfo
-        self.now = 0.0  # simulation time of the newest robot state [s]
-
-    @staticmethod
-    def stamp(msg, t: float) -> None:
-        sec = int(np.floor(t))
-        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, min(int((t - sec) * 1e9), 999_999_999)
-
-    def command(self, session: str, q: np.ndarray | None = None):
-        """A well-formed TRACK command of ``session``: the default pose (or ``q``), the policy's gains."""
-        c = self.JointCommand(policy_id=self.meta.policy_id, session_id=session)
-        c.mode = self.JointCommand.MODE_TRACK
-        c.q = self.a["default_joint_pos"] if q is None else q
-        c.kp, c.kd = self.a["kp"], self.a["kd"]
-        self.stamp(c, self.now)
-        return c
-
-    def announcement(self, session: str, meta_json: str | None = None, t: float | None = None):
-        info = self.PolicyInfo(session_id=session, policy_id=self.meta.policy_id)
-        info.metadata_json = self.meta.to_json() if meta_json is None else meta_json
-        self.stamp(info, self.now if t is None else t)
-        return info
-
-    def bad_command(self, session: str, kinds: tuple[str, ...]):
-        """(kind, JointCommand) with one mutation of ``kinds`` applied to a well-formed command."""
-        rng = self.rng
-        kind = str(rng.choice(kinds))
-        c = self.command(session)
-        j = rng.choice(N, size=int(rng.integers(1, N + 1)), replace=False)
-
-        def setj(field: str, value: float) -> None:
-            v = np.array(getattr(c, field), dtype=np.float64)
-            v[j] = value
-            setattr(c, field, v)
-
-        if kind == "nan":
-            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), np.nan)
-        elif kind == "inf":
-            setj(str(rng.choice(["q", "dq", "tau_ff", "kp", "kd"])), float(rng.choice([np.inf, -np.inf])))
-        elif kind == "negative_gain":
-            setj(str(rng.choice(["kp", "kd"])), -float(rng.uniform(1, 1e3)))
-        elif kind == "huge_gain":  # above the guard's 500 / 50
-            setj(str(rng.choice(["kp", "kd"])), float(rng.choice([1e6, 1e300])))
-        elif kind == "mode":
-            c.mode = int(rng.integers(4, 256))
-        elif kind == "policy_id":
-            c.policy_id = str(rng.choice(["", "other", "\u00e9" * 50_000]))
-        elif kind == "session":
-            c.session_id = str(rng.choice(["", "recorded-run", "x" * 10_000]))
-        elif kind == "stamp":
-            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), self.now - 10, self.now + 5]))
-            self.stamp(c, t)
-        elif kind == "huge_q":
-            setj("q", float(rng.choice([1e308, -1e308, 10.0, -10.0])))
-        elif kind == "huge_dq":
-            setj("dq", float(rng.choice([1e300, -1e300, 1e3])))
-        elif kind == "huge_tau":
-            setj("tau_ff", float(rng.choice([1e300, -1e300])))
-        elif kind == "random_arrays":
-            for f in ("q", "dq", "tau_ff", "kp", "kd"):
-                setattr(c, f, rng.normal(0, 10 ** rng.uniform(0, 6), N))
-        return kind, c
-
-    def bad_announcement(self, session: str):
-        """(kind, PolicyInfo) never acceptable: unreadable metadata, absurd stamps, no session. (The MuJoCo
-        bridge follows any readable metadata: the commands carry the gains.)"""
-        rng = self.rng
-        kind = str(rng.choice(["garbage", "truncated", "huge", "stamp", "no_session", "empty"]))
-        text = self.meta.to_json()
-        if kind == "garbage":
-            return kind, self.announcement(session, rng.bytes(200).decode("latin-1"))
-        if kind == "truncated":
-            return kind, self.announcement(session, text[: int(rng.integers(0, len(text)))])
-        if kind == "huge":
-            return kind, self.announcement(session, "[" * 1_000_000)
-        if kind == "stamp":
-            t = float(rng.choice([0.0, 2.0**31 - 1, -(2.0**31), self.now - 10]))
-            return kind, self.announcement(session, t=t)
-        if kind == "no_session":
-            return kind, self.announcement("")
-        return kind, self.announcement(session, "")
-
-    def garbage_bytes(self, msg) -> bytes:
-        from rclpy.serialization import serialize_message
-
-        if self.rng.random() < 0.5:
-            data = serialize_message(msg)
-            return data[: int(self.rng.integers(0, len(data)))]
-        return b"\x00\x01\x00\x00" + self.rng.bytes(int(self.rng.integers(0, 3000)))
-
-
 REJECTED = ("nan", "inf", "negative_gain", "huge_gain", "mode")  # the guard refuses them
 CLAMPED = ("huge_q", "huge_dq", "huge_tau")  # finite: followed, clamped to the robot's limits
 IGNORED = ("session", "stamp")  # not the live policy: ignored
 ALL = (*REJECTED, *CLAMPED, *IGNORED, "policy_id", "random_arrays")
+
+
+SIM_ANNOUNCEMENT_KINDS = tuple(k for k in ANNOUNCEMENT_KINDS if k != "differs")
+"""The bad announcements for the MuJoCo bridge: it follows any readable metadata (the commands carry the
+gains), so a "differs" announcement (kp scaled) is followed, not refused."""
+
+
+class SimTime:
+    """The fuzzer's clock: simulation time of the newest robot state [s]."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def finite_state(s) -> bool:
@@ -238,13 +157,14 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
     ex = SingleThreadedExecutor()
     ex.add_node(node)
     meta = PolicyMetadata("fuzz_policy")
-    fz = SimFuzzer(meta, np.random.default_rng(SEED))
+    sim = SimTime()
+    fz = BridgeFuzzer(meta, np.random.default_rng(SEED), clock=sim, announcement_kinds=SIM_ANNOUNCEMENT_KINDS)
     states: list = []
     status: list = []
     nonfinite: list[float] = []
 
     def on_state(s) -> None:
-        fz.now = max(fz.now, stamp_to_sec(s.header.stamp))
+        sim.now = max(sim.now, stamp_to_sec(s.header.stamp))
         if not finite_state(s):
             nonfinite.append(stamp_to_sec(s.header.stamp))
         states.append(s)
@@ -297,10 +217,10 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
 
     def drive(make, sim_seconds: float, timeout: float = 60.0) -> None:
         """Send ``make()`` every ~10 ms until ``sim_seconds`` of simulation time passed."""
-        t0, end = fz.now, time.monotonic() + timeout
-        while fz.now < t0 + sim_seconds and time.monotonic() < end:
+        t0, end = sim.now, time.monotonic() + timeout
+        while sim.now < t0 + sim_seconds and time.monotonic() < end:
             send(cmd_pub, make())
-        assert fz.now >= t0 + sim_seconds, ("the simulation stalled", fz.now, t0, logs())
+        assert sim.now >= t0 + sim_seconds, ("the simulation stalled", sim.now, t0, logs())
 
     def warnings(what: str) -> list[str]:
         return [w for w in (status[-1].warnings if status else []) if what in w]
@@ -310,22 +230,12 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
 
     try:
         # the robot runs: enough simulation time that a stamp of 0 s lies outside the 0.5 s window
-        assert spin_until(lambda: fz.now > 1.0 and status, 60), logs()
+        assert spin_until(lambda: sim.now > 1.0 and status, 60), logs()
 
         # 1. no live policy: nothing of this may drive the robot
         status.clear()
-        for _ in range(300):
-            r = fz.rng.random()
-            if r < 0.45:
-                send(cmd_pub, *reversed(fz.bad_command(str(fz.rng.choice(["", "fuzz-a", "fuzz-b"])), ALL)))
-            elif r < 0.55:
-                send(cmd_pub, fz.command("fuzz-a"), "valid_unannounced")
-            elif r < 0.85:
-                send(info_pub, *reversed(fz.bad_announcement(str(fz.rng.choice(["fuzz-a", "fuzz-b"])))))
-            else:
-                pub = cmd_pub if r < 0.93 else info_pub
-                msg = fz.command("fuzz-a") if pub is cmd_pub else fz.announcement("fuzz-a")
-                send(pub, fz.garbage_bytes(msg), "undecodable")
+        for topic, msg, kind in fz.unannounced(300, ALL):
+            send(cmd_pub if topic == "command" else info_pub, msg, kind)
         n_status = len(status)
         assert spin_until(lambda: len(status) > n_status + 3, 20), logs()  # it keeps reporting
         assert all(s.state.startswith("damping") for s in status), {s.state for s in status}
