@@ -14,8 +14,8 @@ weld gantry, so what the joints do is the commands'.
    clamped commands.
 3. The rules one by one (docs/safety.md): a 1e308 elbow target is clamped to the elbow's limit and the rest
    of the robot keeps its pose (it used to reach MuJoCo, which then zeroed EVERY actuator's control: all
-   joints driven to 0 rad); NaN targets and an unknown mode are rejected (the robot damps: no valid command);
-   well-formed commands bring it back to tracking its pose.
+   joints driven to 0 rad); NaN targets, an unknown mode and a policy_id other than the announced one are
+   rejected (the robot damps: no valid command); well-formed commands bring it back to tracking its pose.
 
 No timed assertions: every wait is "until, or a generous timeout".
 """
@@ -93,10 +93,11 @@ def test_clamp_to_robot_passes_policy_targets_and_clamps_absurd_ones() -> None:
     assert np.abs(raw.observe()["q"] - KNEES_BENT_POSE).max() > POSE_TOL
 
 
-REJECTED = ("nan", "inf", "negative_gain", "huge_gain", "mode")  # the guard refuses them
+GUARD = ("nan", "inf", "negative_gain", "huge_gain", "mode")  # the guard refuses them
+REJECTED = (*GUARD, "policy_id")  # and the bridge a policy_id other than the announced one
 CLAMPED = ("huge_q", "huge_dq", "huge_tau")  # finite: followed, clamped to the robot's limits
 IGNORED = ("session", "stamp")  # not the live policy: ignored
-ALL = (*REJECTED, *CLAMPED, *IGNORED, "policy_id", "random_arrays")
+ALL = (*GUARD, *CLAMPED, *IGNORED, "policy_id", "random_arrays")
 
 
 SIM_ANNOUNCEMENT_KINDS = tuple(k for k in ANNOUNCEMENT_KINDS if k != "differs")
@@ -112,6 +113,47 @@ class SimTime:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.mark.ros
+def test_commands_with_another_policy_id_than_announced_are_rejected(rclpy_init) -> None:
+    """As the G1 bridge: a command of the followed session whose policy_id is not the announced policy's
+    ("", another id, the id with a space, 100 kB) is rejected, counted and named (the id cut), never applied
+    and never refreshing the watchdog (the real robot damps); the announced id's commands drive it again.
+    The node in this process, its timer never run: the test steps the simulation."""
+    from hgpt_sim.sim_bridge_node import SimBridgeNode
+
+    node = SimBridgeNode()
+    try:
+        sim = SimTime()
+        fz = BridgeFuzzer(PolicyMetadata("fuzz_policy"), np.random.default_rng(SEED), clock=sim)
+        robot = node.robot
+        sim.now = robot.time
+        node.on_policy(fz.announcement("live"))
+        assert (node.gate.session, node.gate.policy_id, node.refused) == ("live", "fuzz_policy", 0)
+        pose = KNEES_BENT_POSE.copy()
+        pose[ELBOW] += 0.3
+        node.on_command(fz.command("live", pose))
+        assert node.rejected == 0 and robot.active.q[ELBOW] == pose[ELBOW], node.last_rejected
+        applied, t_applied = robot.active, robot.last_cmd_time
+        for n, other in enumerate(("", "other", "fuzz_policy ", "é" * 50_000), 1):
+            robot.step()
+            sim.now = robot.time
+            bad = fz.command("live", KNEES_BENT_POSE)
+            bad.policy_id = other
+            node.on_command(bad)
+            assert node.rejected == n and robot.active is applied and robot.last_cmd_time == t_applied
+        assert robot.status.startswith("damping: no command"), robot.status  # 4 periods (80 ms) without one
+        assert node.last_rejected == (
+            f"policy_id '{'é' * 80}... (50000 characters)' in a command of session 'live' "
+            "(announced 'fuzz_policy')"
+        )
+        assert node.gate.ignored == 0  # the followed session's: rejected, not ignored
+        node.on_command(fz.command("live"))
+        robot.step()
+        assert node.rejected == 4 and robot.status == "ok", robot.status
+    finally:
+        node.destroy_node()
 
 
 def finite_state(s) -> bool:
@@ -275,8 +317,9 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
         clamp = f"left_elbow_joint 1e+308 -> {limit:.3g}"
         assert spin_until(lambda: any(clamp in w for w in warnings("clamped")), 10), status[-1].warnings
 
-        # 3b. NaN targets, an unknown mode: rejected (not applied, not refreshing the watchdog): damping
-        for kind, reason in (("nan", "NaN/inf"), ("mode", "unknown mode")):
+        # 3b. NaN targets, an unknown mode, another policy_id: rejected (not applied, not refreshing the
+        #     watchdog): damping
+        for kind, reason in (("nan", "NaN/inf"), ("mode", "unknown mode"), ("policy_id", "policy_id '")):
             drive(lambda: fz.command("fuzz-live"), 0.2)
             n_status = len(status)
             drive(lambda k=kind: fz.bad_command("fuzz-live", (k,))[1], 0.3)

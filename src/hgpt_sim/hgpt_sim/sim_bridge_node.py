@@ -12,7 +12,8 @@ others (a bag replay, a second policy) are ignored with the reason logged. No ne
 ``sim.damp_after_s`` (0.04 s of simulation time): damping.
 
 What a followed command gets (docs/safety.md): NaN/inf, gains outside [0, ``sim.max_kp``] /
-[0, ``sim.max_kd``] or an unknown ``mode`` (not 0-3): rejected, the last safe command stays
+[0, ``sim.max_kd``], an unknown ``mode`` (not 0-3) or a ``policy_id`` other than the announced policy's (as
+the G1 bridge refuses it): rejected, the last safe command stays
 (:class:`~hgpt_sim.sim_robot.SimRobot`); finite but out-of-range targets are clamped as the G1 bridge clamps
 them (:func:`clamp_to_robot`: q into the joint range, dq to the motor speed limit, tau_ff to the effort
 limit). Both are counted in the status warnings with the last reason, and logged (throttled). A position
@@ -56,6 +57,11 @@ from hgpt_sim.sim_robot import PDCommand, SimConfig, SimRobot
 
 MAX_REASON = 300
 """Longest reason quoted in a status warning [characters] (a fuzzed session id may be 100 kB)."""
+
+
+def clip(text: str, n: int = 80) -> str:
+    """``text`` cut to ``n`` characters, then "..." and its length: an id quoted in a log line or reason."""
+    return text if len(text) <= n else f"{text[:n]}... ({len(text)} characters)"
 
 
 def clamp_to_robot(cmd: PDCommand, spec: G1Spec) -> tuple[PDCommand, list[str]]:
@@ -134,13 +140,18 @@ class SimBridgeNode(Node):
         )
         if why:
             self.get_logger().warning(
-                f"ignoring JointCommand of '{msg.policy_id}': {why}", throttle_duration_sec=2.0
+                f"ignoring JointCommand of '{clip(msg.policy_id)}': {why}", throttle_duration_sec=2.0
             )
             return
         cmd = command_from_msg(msg)
         problems = cmd.problems(self.robot.cfg)
         if not problems and msg.mode > JointCommand.MODE_HOLD:
             problems = [f"unknown mode {msg.mode} (valid: 0-3)"]
+        if not problems and msg.policy_id != self.gate.policy_id:
+            problems = [
+                f"policy_id '{clip(msg.policy_id)}' in a command of session '{clip(msg.session_id)}' "
+                f"(announced '{clip(self.gate.policy_id)}')"
+            ]
         if problems:
             self.rejected += 1
             self.last_rejected = "; ".join(problems)
