@@ -12,7 +12,16 @@ import pytest
 from hgpt_core.errors import HgptError
 from hgpt_training.dagger import CollectConfig
 from hgpt_training.distill import DistillConfig
-from hgpt_training.paper_table import TableConfig, main, parse_row
+from hgpt_training.paper_table import TableConfig, main, parse_row, prefix_run
+
+
+def tiny_base(corpus: Path, **kw) -> DistillConfig:
+    """Rows of 320 tokens per round (8 envs x 40 steps), 2 training iterations per round, a 2-layer GPT."""
+    collect = CollectConfig(
+        num_envs=8, steps=40, steps_first=None, episode_steps=40, dr=False, progress=False
+    )
+    base = dict(corpus=corpus, rounds=1_000, n_layer=2, collect=collect, iters_first=2, iters_per_round=2)
+    return DistillConfig(**{**base, "batch_size": 4, "threads": 1, "progress": False, **kw})
 
 
 def test_parse_rows() -> None:
@@ -31,19 +40,7 @@ def test_train_only_and_eval_only_exclude_each_other(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: Path) -> None:
-    base = DistillConfig(
-        corpus=small_corpus,
-        rounds=1_000,
-        n_layer=2,
-        collect=CollectConfig(
-            num_envs=8, steps=40, steps_first=None, episode_steps=40, dr=False, progress=False
-        ),
-        iters_first=2,
-        iters_per_round=2,
-        batch_size=4,
-        threads=1,
-        progress=False,
-    )
+    base = tiny_base(small_corpus)
     cfg = TableConfig(
         run_root=tmp_path,
         rows=("mlp:600", "gpt_s:600"),
@@ -65,3 +62,32 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
     assert {"twist2", "zero"} <= set(doc["overall"])
     assert (tmp_path / "scaling.png").is_file() and "| gpt_s:600 |" in (tmp_path / "table.md").read_text()
     assert json.loads((tmp_path / "table.json").read_text())["ordering"]["gpt_s:2M > tcn:2M"] is None
+
+
+@pytest.mark.slow
+def test_longer_row_continues_from_a_shorter_one_identically(small_corpus: Path, tmp_path: Path) -> None:
+    """Rows of one recipe are prefixes of each other: mlp:1200 continues from a finished mlp:600 (its token
+    rounds hard-linked) and ends with the same tokens and weights as mlp:1200 trained from scratch."""
+    import numpy as np
+    import torch
+
+    from hgpt_policy.export import load_checkpoint
+
+    base = tiny_base(small_corpus, student="mlp", iters_first=3)
+    cont = TableConfig(run_root=tmp_path / "a", rows=("mlp:1200", "mlp:600"), base=base, train_only=True)
+    main(cont)  # shorter rows train first
+    src, dst = tmp_path / "a" / "mlp_600" / "tokens", tmp_path / "a" / "mlp_1200" / "tokens"
+    first = "round-0000/tokens.npy"
+    assert (src / first).stat().st_ino == (dst / first).stat().st_ino  # continued, not recollected
+    main(dataclasses.replace(cont, run_root=tmp_path / "b", rows=("mlp:1200",)))  # from scratch
+    b = tmp_path / "b" / "mlp_1200"
+    for r in range(4):  # 320 tokens per round: rounds 0-3
+        for name in ("tokens.npy", "labels.npy"):
+            a_arr = np.load(dst / f"round-{r:04d}" / name)
+            assert np.array_equal(a_arr, np.load(b / "tokens" / f"round-{r:04d}" / name)), (r, name)
+    wa, wb = (load_checkpoint(d / "student.pt")[0].state_dict() for d in (dst.parent, b))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # a row of another recipe never continues from it
+    other = dataclasses.replace(cont, base=dataclasses.replace(base, lr=1e-3))
+    assert prefix_run(other, parse_row("mlp:2400")) is None
+    assert prefix_run(cont, parse_row("mlp:2400")) == dst.parent

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.distill import DistillConfig
@@ -72,6 +74,9 @@ class TableConfig:
     num_cpus: int = 1
     eval_only: bool = False
     """Skip training (rows must have a student.pt)."""
+    continue_from: tuple[Path, ...] = ()
+    """Finished ``hgpt train distill`` runs (besides the rows under run_root) that a longer row of the same
+    recipe may continue from, e.g. the release run: see ``prefix_run``."""
     train_only: bool = False
     """Train (or resume) the rows and stop: rows can then train in separate processes or machines (one
     ``--train-only`` command each) and be evaluated once, side by side, with ``--eval-only``."""
@@ -97,6 +102,109 @@ def row_config(cfg: TableConfig, row: Row) -> DistillConfig:
     )
 
 
+_RUN_KEYS = ("run_dir", "max_tokens", "rounds", "policy_id", "progress", "batch_size", "batch_tokens")
+"""Config fields that name or bound a run rather than define its recipe (batch size is compared as the
+effective sequences per iteration)."""
+
+
+def _recipe(config: dict, arch: dict) -> dict:
+    """A distill config (as saved in state.pt) and its architecture, without the fields that only name or
+    bound the run; the batch as sequences per iteration. Fields a run saved before they existed take their
+    default (they did not change its recipe)."""
+
+    def merged(default: dict, saved: dict) -> dict:
+        out = {**default, **saved}
+        for k, d in default.items():
+            if isinstance(d, dict) and isinstance(out[k], dict):
+                out[k] = merged(d, out[k])
+        return out
+
+    config = merged(json.loads(json.dumps(dataclasses.asdict(DistillConfig()), default=str)), config)
+    out = {k: v for k, v in config.items() if k not in _RUN_KEYS}
+    seq = config.get("seq_len") or (
+        arch["context_len"] if arch["inference"] == "window" else config["collect"]["episode_steps"]
+    )
+    out["sequences_per_iter"] = config.get("batch_size") or max(1, config["batch_tokens"] // seq)
+    out["arch"] = arch
+    return out
+
+
+def _finished(state: dict, run_dir: Path) -> tuple[int, int] | None:
+    """(tokens before its last round, tokens) of a run that ended at a round boundary (its budget or its
+    rounds reached), else None. Reads the token store without opening it (a TokenStore clears temporary
+    folders: the run may be another process's)."""
+    if state["phase"] != "collect":
+        return None
+    counts = [
+        int(np.load(d / "episodes.npy")[:, 1].sum())
+        for d in sorted((run_dir / "tokens").glob("round-*"))
+        if (d / "info.json").is_file()
+    ]
+    if len(counts) != state["round"]:
+        return None
+    cfg, tokens = state["config"], sum(counts)
+    done = state["round"] >= cfg["rounds"] or (cfg["max_tokens"] is not None and tokens >= cfg["max_tokens"])
+    return (tokens - (counts[-1] if counts else 0), tokens) if done else None
+
+
+def prefix_run(cfg: TableConfig, row: Row) -> Path | None:
+    """The finished run that ``row`` can start from: the longest one with this row's recipe and fewer tokens.
+
+    Every round is seeded by (seed, round) and training by (seed, round, iteration), so the rounds of a run
+    with a smaller budget are exactly the first rounds of a longer run of the same recipe (the table's
+    gpt_s:300k row reproduced the release run's first five collections to the digit): a row continues from
+    it instead of redoing them. Candidates: the other rows under run_root and ``cfg.continue_from``.
+    """
+    import torch
+
+    dcfg = row_config(cfg, row)
+    want = _recipe(
+        json.loads(json.dumps(dataclasses.asdict(dcfg), default=str)), dcfg.policy_config().to_dict()
+    )
+    root = Path(cfg.run_root)
+    dirs = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
+    best: tuple[int, Path] | None = None
+    for d in [*dirs, *(Path(p).expanduser() for p in cfg.continue_from)]:
+        state_path = d / "state.pt"
+        if d == dcfg.run_dir or not state_path.is_file():
+            continue
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        span = _finished(state, d)
+        # a prefix (fewer tokens), or this very row (its last round crossed the budget)
+        if span is None or span[0] >= row.tokens or _recipe(state["config"], state["arch"]) != want:
+            continue
+        tokens = span[1]
+        if best is None or tokens > best[0]:
+            best = (tokens, d)
+    return None if best is None else best[1]
+
+
+def start_from_prefix(cfg: TableConfig, row: Row) -> Path | None:
+    """Seed a row that has not started with a copy of its prefix run (token rounds hard-linked: they are
+    written once and never modified; state, logs and curves copied). Returns the source, or None."""
+    import os
+    import shutil
+
+    run_dir = row_config(cfg, row).run_dir
+    if (run_dir / "state.pt").exists() or (src := prefix_run(cfg, row)) is None:
+        return None
+
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:  # another file system
+            shutil.copy2(a, b)
+
+    tmp = run_dir.with_name(run_dir.name + ".seeding")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("tokens", "release", "eval_*"))
+    shutil.copytree(src / "tokens", tmp / "tokens", copy_function=link_or_copy)
+    shutil.rmtree(run_dir, ignore_errors=True)  # a row that never saved a state: nothing to keep
+    tmp.rename(run_dir)
+    print(f"{row.name}: continues from {src} (a finished run of the same recipe with fewer tokens)")
+    return src
+
+
 def _train_row(dcfg: DistillConfig) -> str:
     from hgpt_training.distill import Trainer
 
@@ -107,7 +215,11 @@ def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
     """Run (or resume) every row's distillation; returns the student checkpoints."""
     cfgs = [row_config(cfg, r) for r in rows]
     if cfg.executor == "local":
-        return [Path(_train_row(c)) for c in cfgs]
+        out = []
+        for r, c in sorted(zip(rows, cfgs, strict=True), key=lambda rc: rc[0].tokens):
+            start_from_prefix(cfg, r)  # shorter rows first, so a longer row continues from them
+            out.append((r.name, Path(_train_row(c))))
+        return [dict(out)[r.name] for r in rows]
     import ray
 
     started = not ray.is_initialized()
