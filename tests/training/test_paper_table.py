@@ -55,6 +55,18 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
     trained = main(dataclasses.replace(cfg, train_only=True))  # train in one process, evaluate in another
     assert set(trained["rows"]) == {"mlp:600", "gpt_s:600"} and not (tmp_path / "table.md").exists()
     doc = main(dataclasses.replace(cfg, eval_only=True))
+    cached = sorted(p.name.split("-")[0] for p in (tmp_path / "eval_cache").glob("*.pkl"))
+    assert cached == ["gpt_s_600", "mlp_600", "twist2", "zero"]
+
+    def no_eval(*a, **k):
+        raise AssertionError("evaluated again although every policy's runs are cached")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("hgpt_sim.eval_runner.evaluate_policies", no_eval)
+        again = main(dataclasses.replace(cfg, eval_only=True))  # the same table from the cache
+    assert json.dumps(again["overall"], sort_keys=True) == json.dumps(
+        doc["overall"], sort_keys=True
+    )  # NaN-safe
     for name in ("mlp:600", "gpt_s:600"):
         info = doc["rows"][name]
         assert info["collected_tokens"] >= 600 and info["rounds"] == 2  # 320 tokens per round

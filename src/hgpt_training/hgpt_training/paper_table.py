@@ -12,6 +12,7 @@ on the corpus test split (unseen clips) with the evaluation protocol, and ``tabl
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -233,39 +234,132 @@ def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
             ray.shutdown()
 
 
-def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
-    """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png."""
-    from hgpt_sim.eval_runner import evaluate_policies
-    from hgpt_sim.policy_adapters import make_adapter
+EVAL_CACHE = "eval_cache"
+"""run_root folder of each policy's test-split runs, keyed by what it runs and how it was evaluated."""
 
-    adapters, info = [], {}
+
+def _code_digest() -> str:
+    """sha256 of the sources that decide an evaluation's outcome (simulator, policy runtime, core)."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for pkg in ("hgpt_core", "hgpt_policy", "hgpt_sim"):
+        spec = importlib.util.find_spec(pkg)
+        root = Path(next(iter(spec.submodule_search_locations or [])))  # type: ignore[union-attr]
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _policy_digest(spec: str) -> str | None:
+    """sha256 of what a spec runs (its file, or a built-in's name); None when it names no file we can read."""
+    from hgpt_core.policy_spec import parse_policy_spec
+
+    try:
+        path = parse_policy_spec(spec).path
+    except ValueError:  # a simulator-only scheme, e.g. expert:<file>
+        arg = Path(spec.partition(":")[2].strip()).expanduser()
+        if not arg.is_file():
+            return None
+        path = arg
+    h = hashlib.sha256(spec.strip().encode() if path is None else path.read_bytes())
+    return h.hexdigest()
+
+
+def _eval_key(cfg: TableConfig, spec: str, code: str) -> str | None:
+    """Cache key of one policy's test-split evaluation (None: not cacheable)."""
+    import mujoco
+
+    policy = _policy_digest(spec)
+    if policy is None:
+        return None
+    corpus = Path(cfg.base.corpus).expanduser() / "manifest.json"
+    protocol = {
+        "policy": policy,
+        "corpus": hashlib.sha256(corpus.read_bytes()).hexdigest() if corpus.is_file() else str(corpus),
+        "split": "test",
+        "max_clips": cfg.max_clips,
+        "starts": cfg.starts,
+        "max_seconds": cfg.max_seconds,
+        "code": code,
+        "mujoco": mujoco.__version__,
+    }
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
+    """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png.
+
+    Each policy's runs are kept in ``run_root/eval_cache`` under a key of its file's bytes, the corpus, the
+    protocol and the evaluation code: rerunning the table (more rows, a longer row) evaluates only what
+    changed, and a killed evaluation resumes at the policy it was on.
+    """
+    import pickle
+
+    from hgpt_sim.eval_outputs import EvalResults, protocol_text, write_outputs
+    from hgpt_sim.eval_results import TRACKING_FAILURE_EE_HEIGHT
+    from hgpt_sim.eval_runner import evaluate_policies
+    from hgpt_sim.policy_adapters import make_adapter, policy_name
+    from hgpt_sim.rewards import FallConfig
+
+    info = {}
     named = [(row.name, str(ck)) for row, ck in zip(rows, ckpts, strict=True)]
-    for name, spec in [*named, *((e, e) for e in cfg.extra)]:
+    students = [*named, *((e, e) for e in cfg.extra)]
+    for name, spec in students:
         if name in dict(named) and not Path(spec).is_file():
             raise HgptError(f"row {name}: no student at {spec}; train it first (drop --eval-only)")
         a = make_adapter(spec)
         if not getattr(a, "meta", None) or not a.meta.training.get("collected_tokens"):
             raise HgptError(f"--extra {spec}: not a trained student (its metadata has no collected_tokens)")
-        a.name = name
-        adapters.append(a)
-        meta = a.meta
         info[name] = {
-            "params": meta.training.get("params"),
-            "collected_tokens": meta.training.get("collected_tokens"),
-            "trained_tokens": meta.training.get("trained_tokens"),
-            "rounds": meta.training.get("rounds"),
+            "params": a.meta.training.get("params"),
+            "collected_tokens": a.meta.training.get("collected_tokens"),
+            "trained_tokens": a.meta.training.get("trained_tokens"),
+            "rounds": a.meta.training.get("rounds"),
         }
+    teachers = [(policy_name(t), t) for t in cfg.base.teacher_mix_specs()[0]]
     out = Path(cfg.run_root)
-    res = evaluate_policies(
-        [*cfg.base.teacher_mix_specs()[0], *adapters, "zero"],
-        split="test",
-        corpus=cfg.base.corpus,
-        max_clips=cfg.max_clips,
-        starts=cfg.starts,
-        max_seconds=cfg.max_seconds,
-        out_dir=out / "eval_test",
-        progress=cfg.progress,
+    cache = out / EVAL_CACHE
+    code = _code_digest()
+    runs, names = [], []
+    for name, spec in [*teachers, *students, ("zero", "zero")]:
+        key = _eval_key(cfg, spec, code)
+        path = cache / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl" if key else None
+        if path is not None and path.is_file():
+            got = pickle.loads(path.read_bytes())
+            print(f"{name}: {len(got)} runs from {path}")
+        else:
+            adapter = make_adapter(spec)
+            adapter.name = name
+            got = evaluate_policies(
+                [adapter],
+                split="test",
+                corpus=cfg.base.corpus,
+                max_clips=cfg.max_clips,
+                starts=cfg.starts,
+                max_seconds=cfg.max_seconds,
+                progress=cfg.progress,
+            ).runs
+            if path is not None:
+                cache.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, pickle.dumps(got))
+        for r in got:
+            r.policy = name
+        runs += got
+        names.append(name)
+    res = EvalResults(runs, names)
+    clips = len({r.clip for r in runs})
+    proto = protocol_text(
+        clips,
+        cfg.starts,
+        (0,),
+        cfg.max_seconds,
+        False,
+        0.0,
+        FallConfig.evaluation(),
+        TRACKING_FAILURE_EE_HEIGHT,
     )
+    write_outputs(res, out / "eval_test", progress=cfg.progress, protocol=proto)
     overall = res.overall()
     doc = {"rows": info, "overall": overall, "paper_sr": PAPER_SR, "table_md": res.table()}
     doc["ordering"] = ordering(rows, overall)
