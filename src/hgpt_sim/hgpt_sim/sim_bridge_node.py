@@ -2,9 +2,12 @@
 
 Modes:
   * ``realtime``: a wall-clock timer steps one control period per tick; late ticks count as overruns.
-  * ``lockstep``: each command advances exactly one control period, then the state is published
-    (deterministic, as fast as the graph answers). Until the first command arrives, and whenever none
-    arrives for ``kick_period_s`` of wall time, the current state is re-published so the loop (re)starts.
+  * ``lockstep``: each command of the live policy stamped with the current state's time advances exactly
+    one control period, then the state is published (deterministic, as fast as the graph answers). A
+    command of the live policy with any other stamp (a repeat after a kick, a late answer, one ahead, 1 ns
+    off) does not step: it is counted "out of step" with its stamp and the state's in the status warnings,
+    and logged (throttled). Until the first command arrives, and whenever no command steps for
+    ``kick_period_s`` of wall time, the current state is re-published so the loop (re)starts.
 
 Only a live policy drives it: JointCommands count when they come from the policy_node session announced on
 /hgpt/policy and are stamped within ``command_stamp_window_s`` of the simulation time (hgpt_core.session);
@@ -121,9 +124,10 @@ class SimBridgeNode(Node):
         self.last_cmd_wall = 0.0
         self.last_status = ""
         self.hinted = False  # the "no policy heard" hint was logged
-        # followed commands rejected / clamped, refused announcements: counts and the last reason
-        self.rejected, self.clamped, self.refused = 0, 0, 0
-        self.last_rejected = self.last_clamped = self.last_refused = ""
+        # followed commands rejected / clamped / out of step (lock-step), refused announcements: counts and
+        # the last reason
+        self.rejected, self.clamped, self.refused, self.out_of_step = 0, 0, 0, 0
+        self.last_rejected = self.last_clamped = self.last_refused = self.last_out_of_step = ""
         period = self.robot.cfg.control_dt if self.mode == "realtime" else self.kick_period_s
         self.next_wall = time.perf_counter() + period
         self.create_timer(period, self.on_timer)
@@ -131,16 +135,26 @@ class SimBridgeNode(Node):
         self.get_logger().info(f"sim bridge up: mode={self.mode}, control_dt={self.robot.cfg.control_dt} s")
 
     def on_command(self, msg: JointCommand) -> None:
-        if self.mode == "lockstep" and stamp_to_ns(msg.header.stamp) != self.state_ns:
-            # Lock-step: a command answers the state stamped with the same time; any other one (a repeat
-            # after a kick, a late one) must not advance the simulation a second time.
-            return
         why = self.gate.check_command(
             msg.session_id, stamp_to_sec(msg.header.stamp), self.robot.time, time.monotonic()
         )
         if why:
             self.get_logger().warning(
                 f"ignoring JointCommand of '{clip(msg.policy_id)}': {why}", throttle_duration_sec=2.0
+            )
+            return
+        ns = stamp_to_ns(msg.header.stamp)
+        if self.mode == "lockstep" and ns != self.state_ns:
+            # Lock-step: a command answers the state stamped with the same time; any other one (a repeat
+            # after a kick, a late one, one ahead) must not advance the simulation. It used to be dropped
+            # unseen: a policy whose stamps never match stalled the simulation without a word.
+            self.out_of_step += 1
+            self.last_out_of_step = (
+                f"stamped {ns / 1e9:.9f} s, the state is at {self.state_ns / 1e9:.9f} s (lock-step: one step "
+                "per command stamped like the current state; a repeat after a kick, a late one or one ahead)"
+            )
+            self.get_logger().warning(
+                f"JointCommand out of step: {self.last_out_of_step}", throttle_duration_sec=2.0
             )
             return
         cmd = command_from_msg(msg)
@@ -239,6 +253,7 @@ class SimBridgeNode(Node):
                 (self.gate.ignored, "JointCommands ignored", self.gate.last_ignored),
                 (self.rejected, "JointCommands rejected", self.last_rejected),
                 (self.clamped, "JointCommands clamped", self.last_clamped),
+                (self.out_of_step, "JointCommands out of step", self.last_out_of_step),
                 (self.refused, "policy announcements refused", self.last_refused),
             ):
                 if n:
