@@ -426,7 +426,7 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
                 bridge.kill()
                 bridge.wait()
     print(f"fuzzed: {kinds}")
-    print(f"counted: {expect}; worst joint excursion past a limit {worst} rad; {n_states[0]} states")
+    print(f"status counts: {got}; worst joint excursion past a limit {worst} rad; {n_states[0]} states")
     text = log.read_text()
     assert "Traceback" not in text and "huge value in CTRL" not in text, text[-4000:]
     for line in ("ignoring JointCommand", "announcement refused", "command rejected", "command clamped"):
