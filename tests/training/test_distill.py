@@ -324,6 +324,7 @@ def test_fine_tune_starts_from_the_trained_student(
 ) -> None:
     """--init-from: a fresh run begins with the given student's weights; another architecture is refused."""
     import hgpt_training.distill as distill_mod
+    from hgpt_policy.export import load_checkpoint
 
     monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
     ckpt = Trainer(tiny_cfg(tmp_path / "base", small_corpus, rounds=1)).run()
@@ -333,6 +334,21 @@ def test_fine_tune_starts_from_the_trained_student(
     for k, v in trained.items():
         torch.testing.assert_close(ft.model.state_dict()[k], v, rtol=0, atol=0)
     assert any(not torch.equal(fresh.model.state_dict()[k], v) for k, v in trained.items())
+    # the lineage is in the fine-tune's metadata, and survives a resume
+    base_tokens = load_checkpoint(ckpt)[1].training["collected_tokens"]
+    ft_meta = load_checkpoint(ft.run())[1].training
+    assert (
+        ft_meta["init_from"]["path"] == str(ckpt) and ft_meta["init_from"]["collected_tokens"] == base_tokens
+    )
+    assert ft_meta["lineage_collected_tokens"] == base_tokens + ft_meta["collected_tokens"]
+    resumed = Trainer(tiny_cfg(tmp_path / "ft", small_corpus, rounds=1, seed=7))  # no --init-from
+    assert resumed.metadata().training["init_from"] == ft_meta["init_from"]
+    assert "init_from" not in fresh.metadata().training
+    from hgpt_training.release import _lineage_md
+
+    line = _lineage_md(ft_meta)
+    assert str(ckpt) in line and f"{ft_meta['lineage_collected_tokens']:,}" in line
+    assert _lineage_md(load_checkpoint(ckpt)[1].training) == ""
     with pytest.raises(HgptError, match="architecture"):
         Trainer(tiny_cfg(tmp_path / "mlp", small_corpus, student="mlp", init_from=ckpt))
     with pytest.raises(HgptError, match="no such file"):

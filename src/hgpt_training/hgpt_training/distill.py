@@ -209,6 +209,8 @@ class Trainer:
         self.model = build_policy(self.arch).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.round, self.phase, self.iter, self.trained_tokens = 0, "collect", 0, 0
+        self.parent: dict | None = None
+        """The student a fine-tune started from: its path, policy_id and training metadata (lineage)."""
         if not self._load() and cfg.init_from is not None:
             self._init_from(Path(cfg.init_from).expanduser())
         self.ddp = None
@@ -250,6 +252,7 @@ class Trainer:
             if not same:
                 raise HgptError(f"--init-from {path}: its {key} differs from this run's (actions mean else)")
         self.model.load_state_dict(model.state_dict())
+        self.parent = {"path": str(path), "policy_id": meta.policy_id, "training": meta.training}
 
     def _load(self) -> bool:
         """Resume from the run's state file; False when there is none (a fresh run)."""
@@ -264,6 +267,14 @@ class Trainer:
         self.round, self.phase, self.iter = s["round"], s["phase"], s["iter"]
         self.trained_tokens = s["trained_tokens"]
         torch.set_rng_state(s["torch_rng"])
+        self.parent = s.get("parent")
+        init = s.get("config", {}).get("init_from")
+        if self.parent is None and init not in (None, "None") and Path(init).is_file():
+            # a fine-tune saved before its lineage was kept: its config names the student it started from
+            from hgpt_policy.export import load_checkpoint
+
+            meta = load_checkpoint(Path(init))[1]
+            self.parent = {"path": str(init), "policy_id": meta.policy_id, "training": meta.training}
         return True
 
     def save(self) -> None:
@@ -279,6 +290,7 @@ class Trainer:
             "iter": self.iter,
             "trained_tokens": self.trained_tokens,
             "torch_rng": torch.get_rng_state(),
+            "parent": self.parent,
         }
         buf = io.BytesIO()
         torch.save(blob, buf)
@@ -298,8 +310,21 @@ class Trainer:
                 "collected_tokens": self.store.num_tokens(),
                 "trained_tokens": self.trained_tokens,
                 "params": num_params(self.model),
+                **self._lineage(),
             },
         )
+
+    def _lineage(self) -> dict:
+        """For a fine-tune: the student it started from, and the tokens of the whole lineage."""
+        if self.parent is None:
+            return {}
+        t = self.parent["training"]
+        before = t.get("lineage_collected_tokens", t.get("collected_tokens", 0))
+        return {
+            "init_from": {k: self.parent[k] for k in ("path", "policy_id")}
+            | {k: t.get(k) for k in ("rounds", "collected_tokens", "trained_tokens", "teachers")},
+            "lineage_collected_tokens": int(before) + self.store.num_tokens(),
+        }
 
     # ---- phases --------------------------------------------------------------------------------------
 

@@ -313,7 +313,9 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
             raise HgptError(f"--extra {spec}: not a trained student (its metadata has no collected_tokens)")
         info[name] = {
             "params": a.meta.training.get("params"),
-            "collected_tokens": a.meta.training.get("collected_tokens"),
+            "collected_tokens": a.meta.training.get(
+                "lineage_collected_tokens", a.meta.training.get("collected_tokens")
+            ),  # a fine-tune: the tokens of its whole lineage
             "trained_tokens": a.meta.training.get("trained_tokens"),
             "rounds": a.meta.training.get("rounds"),
         }

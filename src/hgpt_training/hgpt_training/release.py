@@ -182,6 +182,18 @@ def _curve_summary(run_dir: Path) -> list[dict]:
     ]
 
 
+def _lineage_md(t: dict) -> str:
+    """The card's line on a fine-tune's starting point ("" for a student trained from scratch)."""
+    p = t.get("init_from")
+    if not p:
+        return ""
+    return (
+        f"\n- Fine-tuned from `{p['policy_id']}` ({p['path']}: {p['rounds']} rounds, "
+        f"{p['collected_tokens']:,} tokens, teachers {p['teachers']}); tokens of the whole lineage: "
+        f"{t['lineage_collected_tokens']:,}."
+    )
+
+
 def _card_md(card: dict, fp32: str, int8: str) -> str:
     t = card["training"]
     q = card["int8_action_error"]
@@ -196,7 +208,7 @@ Humanoid-GPT ({card["arch"].get("kind")} {card["arch"].get("n_layer")} layers x 
 {t.get("method")} from teachers {t.get("teachers")} on the train split of `{t.get("corpus")}`.
 
 - Rounds: {t.get("rounds")}; collected (teacher-labelled) tokens: {t.get("collected_tokens"):,};
-  trained tokens (sequence positions seen by the optimiser): {t.get("trained_tokens"):,}.
+  trained tokens (sequence positions seen by the optimiser): {t.get("trained_tokens"):,}.{_lineage_md(t)}
 - Gains, default pose, action scale: TWIST2's (labels are its PD targets); control {g["control_dt"]} s,
   PD at 200 Hz (MuJoCo position actuators). All in the ONNX metadata; nodes refuse a mismatched robot config.
 - Files: `{fp32}` (fp32), `{int8}` (int8 blockwise weights).
