@@ -103,3 +103,20 @@ def test_longer_row_continues_from_a_shorter_one_identically(small_corpus: Path,
     other = dataclasses.replace(cont, base=dataclasses.replace(base, lr=1e-3))
     assert prefix_run(other, parse_row("mlp:2400")) is None
     assert prefix_run(cont, parse_row("mlp:2400")) == dst.parent
+
+
+def test_ordering_checks_each_budget_and_the_history_semantics() -> None:
+    from hgpt_training.paper_table import ordering
+
+    rows = [parse_row(s) for s in ("mlp:300k", "tcn:300k", "gpt_s:300k", "gpt_s_window:300k", "gpt_s:790k")]
+    sr = {
+        "mlp:300k": 0.27,
+        "tcn:300k": 0.80,
+        "gpt_s:300k": 0.68,
+        "gpt_s_window:300k": 0.94,
+        "gpt_s:790k": 0.90,
+    }
+    claims = ordering(rows, {k: {"SR": v} for k, v in sr.items()})
+    assert claims["gpt_s:300k > tcn:300k"] is False and claims["tcn:300k > mlp:300k"] is True
+    assert claims["gpt_s_window:300k > tcn:300k"] is True and claims["gpt_s_window:300k > gpt_s:300k"] is True
+    assert claims["gpt_s:790k > gpt_s:300k"] is True and claims["gpt_s:2M > tcn:2M"] is None
