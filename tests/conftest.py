@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from processes import stop_process
 
 # rosidl-generated Python messages check field types and sizes on assignment only when this is "1" (read when
 # a message module is imported, so set here, before any test imports one). Unchecked, a float64[29] field
@@ -74,13 +75,7 @@ def spawn_python(ros_env):
 
     yield spawn
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
 

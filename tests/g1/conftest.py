@@ -2,10 +2,10 @@
 that import them. Builds on ros_env / rclpy_init of tests/conftest.py."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import start_logged, stop_process
 
 from hgpt_g1.build_unitree_hg import ensure_built, unitree_hg_env
 
@@ -39,8 +39,7 @@ def spawn_g1(g1_env, tmp_path):
 
     def spawn(name: str, *args: str) -> subprocess.Popen:
         log = tmp_path / f"{name}.log"
-        with open(log, "w") as out:
-            proc = subprocess.Popen([sys.executable, *args], env=g1_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = start_logged(list(args), g1_env, log)
         procs.append((name, proc, log))
         return proc
 
@@ -52,10 +51,4 @@ def spawn_g1(g1_env, tmp_path):
     spawn.logs = logs
     yield spawn
     for _, proc, _ in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout=5)

@@ -14,12 +14,11 @@ poisoned the IK (NoSolutionFound out of the timer: the node died); a stamp 1e9 s
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from processes import start_logged, stop_process
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -113,21 +112,9 @@ class PoseFuzzer:
 def retarget_proc(ros_env, tmp_path):
     """retarget_node as a real process, output to a log file (read by the test), stopped after the test."""
     log = tmp_path / "retarget_node.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hgpt_retarget.retarget_node"],
-            env=ros_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_logged(["-m", "hgpt_retarget.retarget_node"], ros_env, log)
     yield proc, log
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=10)
 
 
 def test_retarget_node_survives_malformed_human_poses(retarget_proc, rclpy_init, walk_bvh):

@@ -22,14 +22,13 @@ No timed assertions: every wait is "until, or a generous timeout".
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fuzz_bridge import ANNOUNCEMENT_KINDS, BridgeFuzzer
+from processes import start_logged, stop_process
 
 from hgpt_core.g1 import G1_JOINT_NAMES, KNEES_BENT_POSE, G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
@@ -189,12 +188,11 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
     from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 
     log = tmp_path / "bridge.log"
-    with open(log, "w") as out:
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=realtime",
-             "-p", "sim.gantry:=true"],
-            env=ros_env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    bridge = start_logged(
+        ["-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=realtime", "-p", "sim.gantry:=true"],
+        ros_env,
+        log,
+    )
     node = rclpy_init.create_node("sim_fuzz_probe")
     ex = SingleThreadedExecutor()
     ex.add_node(node)
@@ -337,13 +335,7 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
     finally:
         ex.shutdown()
         node.destroy_node()
-        if bridge.poll() is None:
-            bridge.terminate()
-            try:
-                bridge.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                bridge.kill()
-                bridge.wait()
+        stop_process(bridge, timeout=10)
     print(f"fuzzed: {kinds}")
     text = log.read_text()
     assert "Traceback" not in text and "huge value in CTRL" not in text, text[-4000:]

@@ -27,14 +27,13 @@ No timed assertions: every wait is "until, or a generous timeout"; what is asser
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fuzz_bridge import BridgeFuzzer
+from processes import start_logged, stop_process
 from test_sim_bridge_fuzz_ros import (
     ALL,
     CLAMPED,
@@ -149,12 +148,11 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
     from hgpt_msgs.srv import SimControl
 
     log = tmp_path / "bridge.log"
-    with open(log, "w") as out:
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep",
-             "-p", "sim.gantry:=true"],
-            env=ros_env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    bridge = start_logged(
+        ["-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep", "-p", "sim.gantry:=true"],
+        ros_env,
+        log,
+    )
     node = rclpy_init.create_node("sim_lockstep_fuzz_probe")
     ex = SingleThreadedExecutor()
     ex.add_node(node)
@@ -418,13 +416,7 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
     finally:
         ex.shutdown()
         node.destroy_node()
-        if bridge.poll() is None:
-            bridge.terminate()
-            try:
-                bridge.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                bridge.kill()
-                bridge.wait()
+        stop_process(bridge, timeout=10)
     print(f"fuzzed: {kinds}")
     print(f"status counts: {got}; worst joint excursion past a limit {worst} rad; {n_states[0]} states")
     text = log.read_text()
