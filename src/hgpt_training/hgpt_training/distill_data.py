@@ -190,7 +190,14 @@ class TokenStore:
         )
 
     def num_tokens(self) -> int:
-        return sum(int(self.read_round(i).episodes[:, 1].sum()) for i in self.rounds())
+        return sum(round_token_counts(self.root))
+
+
+def round_token_counts(root: str | Path) -> list[int]:
+    """Tokens of each complete round of the store at ``root``, in round order. Read-only: unlike opening a
+    :class:`TokenStore` (which clears temporary folders), safe on a store another process is writing."""
+    dirs = sorted(Path(root).glob(f"{ROUND_PREFIX}*"), key=lambda d: int(d.name.removeprefix(ROUND_PREFIX)))
+    return [int(np.load(d / "episodes.npy")[:, 1].sum()) for d in dirs if (d / "info.json").is_file()]
 
 
 class SequenceSampler:

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.distill import DistillConfig
+from hgpt_training.distill_data import round_token_counts
 
 PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
 """Humanoid-GPT Table (AMASS-test, SR %) for the rows this machine can train."""
@@ -136,11 +135,7 @@ def _finished(state: dict, run_dir: Path) -> tuple[int, int] | None:
     folders: the run may be another process's)."""
     if state["phase"] != "collect":
         return None
-    counts = [
-        int(np.load(d / "episodes.npy")[:, 1].sum())
-        for d in sorted((run_dir / "tokens").glob("round-*"))
-        if (d / "info.json").is_file()
-    ]
+    counts = round_token_counts(run_dir / "tokens")
     if len(counts) != state["round"]:
         return None
     cfg, tokens = state["config"], sum(counts)
@@ -302,13 +297,13 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     from hgpt_sim.policy_adapters import make_adapter, policy_name
     from hgpt_sim.rewards import FallConfig
 
-    info = {}
+    info, adapters = {}, {}
     named = [(row.name, str(ck)) for row, ck in zip(rows, ckpts, strict=True)]
     students = [*named, *((e, e) for e in cfg.extra)]
     for name, spec in students:
         if name in dict(named) and not Path(spec).is_file():
             raise HgptError(f"row {name}: no student at {spec}; train it first (drop --eval-only)")
-        a = make_adapter(spec)
+        a = adapters[name] = make_adapter(spec)  # loaded once: its metadata here, its runs below
         if not getattr(a, "meta", None) or not a.meta.training.get("collected_tokens"):
             raise HgptError(f"--extra {spec}: not a trained student (its metadata has no collected_tokens)")
         info[name] = {
@@ -323,7 +318,7 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     out = Path(cfg.run_root)
     cache = out / EVAL_CACHE
     code = _code_digest()
-    runs, names = [], []
+    runs, policies = [], []
     for name, spec in [*teachers, *students, ("zero", "zero")]:
         key = _eval_key(cfg, spec, code)
         path = cache / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl" if key else None
@@ -331,7 +326,7 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
             got = pickle.loads(path.read_bytes())
             print(f"{name}: {len(got)} runs from {path}")
         else:
-            adapter = make_adapter(spec)
+            adapter = adapters.get(name) or make_adapter(spec)
             adapter.name = name
             got = evaluate_policies(
                 [adapter],
@@ -348,8 +343,8 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
         for r in got:
             r.policy = name
         runs += got
-        names.append(name)
-    res = EvalResults(runs, names)
+        policies.append(name)
+    res = EvalResults(runs, policies)
     clips = len({r.clip for r in runs})
     proto = protocol_text(
         clips,
