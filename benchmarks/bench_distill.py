@@ -1,11 +1,13 @@
 """DAgger distillation cost: collection control steps/s (env alone, + teacher labels, + student driving with
-each GPT semantics) and training tokens/s (sliding_kv episodes from reset vs the paper's 32-token windows).
+each GPT semantics) and training tokens/s (sliding_kv episodes from reset, attending in blocks of H or with
+the full (T, T) band mask, vs the paper's 32-token windows).
 
 All rows run in one process on the same real corpus clips, one after the other, with the same thread count;
 collection ratios are against the env alone (physics + reference + reward + fall rule), training ratios
 against the window model. Latency = wall time of one control step of the whole batch.
 
-    .venv/bin/python benchmarks/bench_distill.py [--quick] [--corpus ~/hgpt-runs/corpus_full] [--threads 1]
+    .venv/bin/python benchmarks/bench_distill.py [--quick] [--parts collect train] [--threads 1]
+        [--corpus ~/hgpt-runs/corpus_full]
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Args:
     iters: int = 6
     """Training iterations per training row."""
     threads: int = 1
+    parts: tuple[str, ...] = ("collect", "train")
+    """Which tables: ``collect`` (needs a corpus), ``train``."""
 
 
 def _corpus(args: Args) -> Path:
@@ -72,8 +76,14 @@ def _row(name: str, per_step_s: np.ndarray, n: int, base: float | None) -> str:
 
 def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
+    if "collect" in args.parts:
+        collection(args)
+    if "train" in args.parts:
+        training(2 if args.quick else args.iters)
+
+
+def collection(args: Args) -> None:
     steps = 30 if args.quick else args.steps
-    iters = 2 if args.quick else args.iters
     motions = corpus_motions(_corpus(args), "train", max_frames=100_000)
     from hgpt_sim.twist2 import Twist2Adapter
 
@@ -116,26 +126,37 @@ def main(args: Args) -> None:
             res = collect_round(motions, m, student, mix, 0.0, cfg, seed=0)
         print(_row(f"+ GPT-S {sem} student drives", res.step_s, args.num_envs, base))
 
+
+def training(iters: int) -> None:
     print("\n| training (GPT-S, AdamW step) | ms/iter (median) | p99 | tokens/s | vs window |")
     print("|---|---:|---:|---:|---:|")
-    rows = []
-    for sem, b, length in (("window", 64, 32), ("sliding_kv", 8, 400)):
+    cases = (
+        ("window: 64 x 32 tokens", "window", 64, 32, True),
+        ("sliding_kv: 8 x 400 tokens, band in blocks of H (default)", "sliding_kv", 8, 400, True),
+        ("sliding_kv: 8 x 400 tokens, full (T, T) band mask", "sliding_kv", 8, 400, False),
+    )
+    models = []
+    for _, sem, b, length, blocks in cases:
         torch.manual_seed(0)
         model = build_policy(gpt_config("S", sem))
+        model.band_blocks = blocks
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        x, y, mask = torch.randn(b, length, 161), torch.randn(b, length, 29), torch.ones(b, length)
-        ts = []
-        for _ in range(iters + 1):
+        models.append(
+            (model, opt, torch.randn(b, length, 161), torch.randn(b, length, 29), torch.ones(b, length))
+        )
+    times: list[list[float]] = [[] for _ in cases]
+    for it in range(iters + 1):  # interleaved, so machine noise spreads over the cases; the first is warm-up
+        for i, (model, opt, x, y, mask) in enumerate(models):
             t0 = time.perf_counter()
             loss = sequence_loss(model, x, y, mask, 1.0)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            ts.append(time.perf_counter() - t0)
-        rows.append((f"{sem}: {b} x {length} tokens", np.array(ts[1:]), b * length))
-    base_t = rows[0][2] / np.median(rows[0][1])
-    for name, ts, n in rows:
-        print(_row(name, ts, n, base_t))
+            if it:
+                times[i].append(time.perf_counter() - t0)
+    base_t = cases[0][2] * cases[0][3] / np.median(times[0])
+    for (name, _, b, length, _), ts in zip(cases, times, strict=True):
+        print(_row(name, np.array(ts), b * length, base_t))
 
 
 if __name__ == "__main__":

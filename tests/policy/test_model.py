@@ -95,6 +95,24 @@ def test_sliding_band_limits_attention():
     assert d[2 * (H - 1) + 1 :].max() == 0.0
 
 
+@pytest.mark.parametrize("t_len", [2 * H + 1, 3 * H, 5 * H + 3])
+def test_band_in_blocks_equals_the_full_mask(t_len):
+    """Training sequences longer than 2H attend in blocks of H (T x 2H work): same actions and gradients
+    as the (T, T) band mask, lengths that are and are not whole blocks."""
+    model = scrambled(tiny("sliding_kv")).train()
+    x = torch.randn(3, t_len, 161)
+    outs, grads = [], []
+    for blocks in (True, False):
+        model.band_blocks = blocks
+        model.zero_grad()
+        y = model(x)
+        y.square().mean().backward()
+        outs.append(y.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
 def test_kv_cache_equals_band_forward_on_real_tokens(shared_data_or_skip):
     tok = episodes(shared_data_or_skip, batch=3, length=4 * H)
     model = fitted(scrambled(tiny("sliding_kv"), 0.1), tok)
