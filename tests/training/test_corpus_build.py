@@ -198,6 +198,20 @@ def test_subset_and_full_presets(shared_data):
         assert list(shared_data.glob(pattern)), pattern
 
 
+def test_permissive_only_skips_non_commercial_sources(shared_data):
+    """``--permissive-only`` lists no file of a CC BY-NC(-ND) source; without it they are there."""
+    from hgpt_training.corpus import list_units
+
+    every = list_units(CorpusConfig(data_root=shared_data, include_human=True), shared_data)
+    kept = list_units(
+        CorpusConfig(data_root=shared_data, include_human=True, permissive_only=True), shared_data
+    )
+    restricted = {u.source.name for u in every if not u.source.permissive}
+    assert {"lafan1", "pbhc", "bandai_namco"} <= restricted, restricted
+    assert kept and all(u.source.permissive for u in kept)
+    assert {u.clip_id for u in kept} == {u.clip_id for u in every if u.source.permissive}
+
+
 @pytest.mark.slow
 def test_ray_build_equals_local_build(small_corpus, small_cfg, tmp_path):
     pytest.importorskip("ray")

@@ -270,6 +270,8 @@ def test_release_exports_quantises_evaluates_and_bundles(
 ) -> None:
     import hgpt_training.distill as distill_mod
     import hgpt_training.release as release_mod
+    from hgpt_core.corpus_store import load_manifest
+    from hgpt_training.release import training_data
 
     monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
     Trainer(tiny_cfg(tmp_path / "run", small_corpus, rounds=1)).run()
@@ -290,9 +292,34 @@ def test_release_exports_quantises_evaluates_and_bundles(
     assert set(overall) == {"twist2", "hgpt_gpt_s.kv_step", "hgpt_gpt_s.kv_step.int8", "zero"}
     assert 0.0 < card["int8_action_error"]["rel"] < 0.1
     assert "| twist2 |" in card["table_md"]
+    assert card["data"]["sources"] == training_data(load_manifest(small_corpus))
     bundled = sorted(p.name for p in (tmp_path / "bundle").iterdir())
     assert "CARD.md" in bundled and "card.json" in bundled
     assert len([b for b in bundled if b.endswith(".onnx")]) == 1
+
+
+def test_card_lists_the_training_data_and_flags_non_permissive_licences(small_corpus: Path) -> None:
+    """The release card's data section: per source of the train split, licence and clips as in the
+    manifest; a non-permissive source is named with what to do for permissive-only weights."""
+    from hgpt_core.corpus_store import load_manifest
+    from hgpt_training.release import _data_md, training_data
+
+    manifest = load_manifest(small_corpus)
+    rows = training_data(manifest)
+    train = [e for e in manifest["entries"] if e["split"] == "train" and e["verdict"] == "accepted"]
+    assert {r["source"] for r in rows} == {e["source"] for e in train}
+    for r in rows:
+        mine = [e for e in train if e["source"] == r["source"]]
+        assert r["clips"] == len({e["clip_id"] for e in mine}) > 0
+        assert r["licence"] == mine[0]["licence"] and r["duration_s"] > 0
+    md = _data_md({"corpus": str(small_corpus), "sources": rows})
+    assert "Every training clip is under a permissive licence." in md
+    restricted = rows[0]["source"]
+    for e in manifest["entries"]:  # the same corpus, one source re-labelled non-commercial
+        if e["source"] == restricted:
+            e["licence"], e["permissive"] = "CC-BY-NC-4.0", False
+    md = _data_md({"corpus": str(small_corpus), "sources": training_data(manifest)})
+    assert f"{restricted} (CC-BY-NC-4.0)" in md and "--permissive-only" in md and "**no**" in md
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

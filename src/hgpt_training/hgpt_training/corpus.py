@@ -75,6 +75,9 @@ class CorpusConfig:
     """Shared data folder (default: $HGPT_SHARED_DATA or ../shared/data)."""
     sources: tuple[str, ...] = ()
     """Source names to ingest (empty = all)."""
+    permissive_only: bool = False
+    """Skip sources under non-permissive licences (CC BY-NC...): a corpus whose trained weights carry no
+    non-commercial data (the release card lists each source's licence)."""
     include: tuple[str, ...] = ()
     """fnmatch patterns on file paths relative to data_root (empty = every file)."""
     include_human: bool = False
@@ -139,6 +142,8 @@ def list_units(
     units = []
     catalogue = catalogue if catalogue is not None else default_sources(cfg.include_human)
     for src in select_sources(catalogue, cfg.sources):
+        if cfg.permissive_only and not src.permissive:
+            continue
         files = [
             p
             for p in src.files(root)
@@ -331,6 +336,7 @@ def build(
         **pack_cfg,
         "speed_factors": list(factors(cfg)),
         "sources": list(cfg.sources),
+        "permissive_only": cfg.permissive_only,
         "include": list(cfg.include),
         "filter": dataclasses.asdict(cfg.filter),
     }

@@ -5,7 +5,8 @@
    whole test-split episodes driven by the fp32 student (KV caches accumulate any error).
 3. ``hgpt eval`` protocol on the corpus test split (unseen clips, 3 starts, 20 s cap): the teacher(s), fp32,
    int8 and the ``zero`` baseline side by side, same clips, starts and seeds.
-4. ``CARD.md`` + ``card.json`` (data, tokens, teachers, semantics, gains, table, int8 error); with
+4. ``CARD.md`` + ``card.json`` (data and its licences, tokens, teachers, semantics, gains, table, int8
+   error); with
    ``--bundle`` the graph people run by default is copied into ``hgpt_policy/assets/hgpt_gpt_s``.
 """
 
@@ -95,6 +96,11 @@ def release(cfg: ReleaseConfig) -> dict:
         progress=cfg.progress,
     )
     overall = res.overall()
+    data_corpus = Path(meta.training.get("corpus") or cfg.corpus).expanduser()
+    if not (data_corpus / "manifest.json").is_file():
+        data_corpus = Path(cfg.corpus)  # trained elsewhere: the evaluation corpus describes the data
+    from hgpt_core.corpus_store import load_manifest
+
     card = {
         "policy_id": meta.policy_id,
         "inference": meta.inference,
@@ -112,6 +118,7 @@ def release(cfg: ReleaseConfig) -> dict:
         "test_split": {"starts": cfg.starts, "max_seconds": cfg.max_seconds, "overall": overall},
         "table_md": res.table(),
         "curve": _curve_summary(Path(cfg.run_dir)),
+        "data": {"corpus": str(data_corpus), "sources": training_data(load_manifest(data_corpus))},
         "release_wall_s": time.perf_counter() - t0,
     }
     atomic_write_bytes(out / "card.json", json.dumps(card, indent=1, default=float).encode())
@@ -182,6 +189,59 @@ def _curve_summary(run_dir: Path) -> list[dict]:
     ]
 
 
+def training_data(manifest: dict, split: str = "train") -> list[dict]:
+    """Per source of a corpus split (accepted entries): licence, whether it is permissive, clips and
+    original-speed duration [s]; what a card must say about the data its weights come from."""
+    rows: dict[str, dict] = {}
+    for e in manifest["entries"]:
+        if e["split"] != split or e["verdict"] != "accepted":
+            continue
+        r = rows.setdefault(
+            e["source"],
+            {
+                "source": e["source"],
+                "licence": e["licence"],
+                "permissive": e["permissive"],
+                "clips": set(),
+                "s": 0.0,
+            },
+        )
+        r["clips"].add(e["clip_id"])
+        if e["factor"] == 1.0:
+            r["s"] += e["duration_s"]
+    return [
+        {**r, "clips": len(r["clips"]), "duration_s": round(r.pop("s"), 1)}
+        for r in sorted(rows.values(), key=lambda r: r["source"])
+    ]
+
+
+def _data_md(data: dict) -> str:
+    """The card's section on the training data and its licences."""
+    rows = data["sources"]
+    table = "\n".join(
+        f"| {r['source']} | {r['licence']} | {'yes' if r['permissive'] else '**no**'} | {r['clips']} | "
+        f"{r['duration_s'] / 60:.1f} |"
+        for r in rows
+    )
+    restricted = [f"{r['source']} ({r['licence']})" for r in rows if not r["permissive"]]
+    verdict = (
+        f"Trained partly on clips under non-permissive licences: {', '.join(restricted)}. Their terms "
+        "(e.g. non-commercial use) may bind these weights; for weights from permissive data only, train on "
+        "a corpus built with `hgpt corpus build --permissive-only` "
+        "(`hgpt corpus all --full --corpus.permissive-only`)."
+        if restricted
+        else "Every training clip is under a permissive licence."
+    )
+    return f"""## Training data (accepted clips of the train split of `{data["corpus"]}`)
+
+| source | licence | permissive | clips | minutes (original speed) |
+|---|---|---|--:|--:|
+{table}
+
+{verdict}
+"""
+
+
 def _lineage_md(t: dict) -> str:
     """The card's line on a fine-tune's starting point ("" for a student trained from scratch)."""
     p = t.get("init_from")
@@ -216,6 +276,7 @@ Humanoid-GPT ({card["arch"].get("kind")} {card["arch"].get("n_layer")} layers x 
   {card["int8_error_tokens"][1]} steps from reset (KV cache accumulates): mean |da| {q["mean_abs"]:.4f},
   max {q["max_abs"]:.3f}, relative {100 * q["rel"]:.2f} %.
 
+{_data_md(card["data"])}
 ## Test split (unseen clips), {ts["starts"]} starts, runs capped at {ts["max_seconds"]:g} s
 
 {card["table_md"]}
