@@ -23,12 +23,11 @@ No timed assertions: every wait is "until, or a generous timeout".
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fuzz_bridge import ANNOUNCEMENT_KINDS, BridgeFuzzer
-from processes import start_logged, stop_process
+from sim_bridge_probe import SimBridgeProbe
 
 from hgpt_core.g1 import G1_JOINT_NAMES, KNEES_BENT_POSE, G1Spec
 from hgpt_core.policy_meta import PolicyMetadata
@@ -175,32 +174,12 @@ def finite_state(s) -> bool:
 @pytest.mark.ros
 @pytest.mark.slow
 def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_env, rclpy_init, tmp_path):
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import (
-        DurabilityPolicy,
-        HistoryPolicy,
-        QoSProfile,
-        ReliabilityPolicy,
-        qos_profile_sensor_data,
-    )
-
     from hgpt_core.stamps import stamp_to_sec
-    from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
 
-    log = tmp_path / "bridge.log"
-    bridge = start_logged(
-        ["-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=realtime", "-p", "sim.gantry:=true"],
-        ros_env,
-        log,
-    )
-    node = rclpy_init.create_node("sim_fuzz_probe")
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
     meta = PolicyMetadata("fuzz_policy")
     sim = SimTime()
     fz = BridgeFuzzer(meta, np.random.default_rng(SEED), clock=sim, announcement_kinds=SIM_ANNOUNCEMENT_KINDS)
     states: list = []
-    status: list = []
     nonfinite: list[float] = []
 
     def on_state(s) -> None:
@@ -210,65 +189,38 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
         states.append(s)
         del states[:-200]
 
-    node.create_subscription(RobotState, "/hgpt/robot_state", on_state, qos_profile_sensor_data)
-    node.create_subscription(TrackingStatus, "/hgpt/sim/status", status.append, 100)
-    cmd_pub = node.create_publisher(
-        JointCommand, "/hgpt/joint_command", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    )
-    announce = QoSProfile(
-        depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )  # fmt: skip
-    info_pub = node.create_publisher(PolicyInfo, "/hgpt/policy", announce)
-    kinds: dict[str, int] = {}
+    with SimBridgeProbe(
+        rclpy_init, ros_env, tmp_path / "bridge.log", "realtime", "sim_fuzz_probe", on_state, settle_s=0.01
+    ) as bridge:
+        cmd_pub, info_pub, status = bridge.cmd_pub, bridge.info_pub, bridge.status
+        send, spin_until, logs = bridge.send, bridge.spin_until, bridge.logs
 
-    def logs() -> str:
-        return f"---- sim_bridge_node (rc={bridge.poll()}) ----\n{Path(log).read_text()[-4000:]}"
+        def drive_until(make, cond, timeout: float = 60.0) -> bool:
+            """Send ``make()`` every ~10 ms until ``cond()`` (or ``timeout`` s of wall time)."""
+            end = time.monotonic() + timeout
+            while not cond() and time.monotonic() < end:
+                send(cmd_pub, make())
+            return bool(cond())
 
-    def spin_until(cond, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            ex.spin_once(timeout_sec=0.01)
-        return bool(cond())
+        def upper_off(skip: int | None = None) -> tuple[float, str]:
+            """Largest |q - default pose| of the waist and arm joints (but ``skip``) and its joint."""
+            idx = np.array([i for i in UPPER if i != skip])
+            off = np.abs(np.array(states[-1].q)[idx] - KNEES_BENT_POSE[idx])
+            return float(off.max()), G1_JOINT_NAMES[int(idx[np.argmax(off)])]
 
-    def send(pub, msg, kind: str = "") -> None:
-        if kind:
-            kinds[kind] = kinds.get(kind, 0) + 1
-        pub.publish(msg)
-        end = time.monotonic() + 0.01
-        while time.monotonic() < end:
-            ex.spin_once(timeout_sec=0.002)
-        assert bridge.poll() is None, f"the bridge died after {kinds}\n{logs()}"
+        def drive(make, sim_seconds: float, timeout: float = 60.0) -> None:
+            """Send ``make()`` every ~10 ms until ``sim_seconds`` of simulation time passed."""
+            t0, end = sim.now, time.monotonic() + timeout
+            while sim.now < t0 + sim_seconds and time.monotonic() < end:
+                send(cmd_pub, make())
+            assert sim.now >= t0 + sim_seconds, ("the simulation stalled", sim.now, t0, logs())
 
-    def drive_until(make, cond, timeout: float = 60.0) -> bool:
-        """Send ``make()`` every ~10 ms until ``cond()`` (or ``timeout`` s of wall time)."""
-        end = time.monotonic() + timeout
-        while not cond() and time.monotonic() < end:
-            send(cmd_pub, make())
-        return bool(cond())
+        def warnings(what: str) -> list[str]:
+            return [w for w in (status[-1].warnings if status else []) if what in w]
 
-    def upper_off(skip: int | None = None) -> tuple[float, str]:
-        """Largest |q - default pose| of the waist and arm joints (but ``skip``) and its joint."""
-        idx = np.array([i for i in UPPER if i != skip])
-        off = np.abs(np.array(states[-1].q)[idx] - KNEES_BENT_POSE[idx])
-        return float(off.max()), G1_JOINT_NAMES[int(idx[np.argmax(off)])]
+        def joints() -> np.ndarray:
+            return np.array(states[-1].q)
 
-    def drive(make, sim_seconds: float, timeout: float = 60.0) -> None:
-        """Send ``make()`` every ~10 ms until ``sim_seconds`` of simulation time passed."""
-        t0, end = sim.now, time.monotonic() + timeout
-        while sim.now < t0 + sim_seconds and time.monotonic() < end:
-            send(cmd_pub, make())
-        assert sim.now >= t0 + sim_seconds, ("the simulation stalled", sim.now, t0, logs())
-
-    def warnings(what: str) -> list[str]:
-        return [w for w in (status[-1].warnings if status else []) if what in w]
-
-    def joints() -> np.ndarray:
-        return np.array(states[-1].q)
-
-    try:
         # the robot runs: enough simulation time that a stamp of 0 s lies outside the 0.5 s window
         assert spin_until(lambda: sim.now > 1.0 and status, 60), logs()
 
@@ -331,13 +283,8 @@ def test_fuzzed_commands_and_announcements_never_break_the_simulated_robot(ros_e
         assert drive_until(lambda: fz.command("fuzz-live"), back), upper_off()
         assert any(s.state == "ok" for s in status[n_status:]), [s.state for s in status[n_status:]]
         assert not nonfinite, nonfinite
-        assert bridge.poll() is None, logs()
-    finally:
-        ex.shutdown()
-        node.destroy_node()
-        stop_process(bridge, timeout=10)
-    print(f"fuzzed: {kinds}")
-    text = log.read_text()
-    assert "Traceback" not in text and "huge value in CTRL" not in text, text[-4000:]
-    assert "ignoring JointCommand" in text and "policy announcement refused" in text, text[-4000:]
-    assert "command rejected" in text and "command clamped" in text, text[-4000:]
+        assert bridge.process.poll() is None, logs()
+    print(f"fuzzed: {bridge.kinds}")
+    bridge.check_log(
+        ("ignoring JointCommand", "policy announcement refused", "command rejected", "command clamped")
+    )

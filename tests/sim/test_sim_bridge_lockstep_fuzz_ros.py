@@ -27,13 +27,11 @@ No timed assertions: every wait is "until, or a generous timeout"; what is asser
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fuzz_bridge import BridgeFuzzer
-from processes import start_logged, stop_process
+from sim_bridge_probe import SimBridgeProbe
 from test_sim_bridge_fuzz_ros import (
     ALL,
     CLAMPED,
@@ -133,29 +131,12 @@ def test_lockstep_commands_off_the_state_are_counted_not_stepped(rclpy_init) -> 
 @pytest.mark.ros
 @pytest.mark.slow
 def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init, tmp_path) -> None:
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import (
-        DurabilityPolicy,
-        HistoryPolicy,
-        QoSProfile,
-        ReliabilityPolicy,
-        qos_profile_sensor_data,
-    )
     from rclpy.serialization import deserialize_message, serialize_message
 
     from hgpt_core.stamps import stamp_to_ns
-    from hgpt_msgs.msg import JointCommand, PolicyInfo, RobotState, TrackingStatus
+    from hgpt_msgs.msg import JointCommand, PolicyInfo
     from hgpt_msgs.srv import SimControl
 
-    log = tmp_path / "bridge.log"
-    bridge = start_logged(
-        ["-m", "hgpt_sim.sim_bridge_node", "--ros-args", "-p", "mode:=lockstep", "-p", "sim.gantry:=true"],
-        ros_env,
-        log,
-    )
-    node = rclpy_init.create_node("sim_lockstep_fuzz_probe")
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
     rng = np.random.default_rng(SEED)
     sim = SimTime()
     fz = BridgeFuzzer(
@@ -171,7 +152,6 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
     worst = {"targets": 0.0, "fuzz": 0.0}  # largest joint excursion beyond a limit [rad] per phase
     worst_at: dict = {}  # phase -> (joint, stamp [ns], q [rad])
     nonfinite: list[int] = []
-    status: list = []
 
     def on_state(s) -> None:
         ns = stamp_to_ns(s.header.stamp)
@@ -187,94 +167,72 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
         last[0] = s
         n_states[0] += 1
 
-    node.create_subscription(RobotState, "/hgpt/robot_state", on_state, qos_profile_sensor_data)
-    node.create_subscription(TrackingStatus, "/hgpt/sim/status", status.append, 100)
-    cmd_pub = node.create_publisher(
-        JointCommand, "/hgpt/joint_command", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    )
-    announce = QoSProfile(
-        depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )  # fmt: skip
-    info_pub = node.create_publisher(PolicyInfo, "/hgpt/policy", announce)
-    control = node.create_client(SimControl, "/hgpt/sim/control")
-    kinds: dict[str, int] = {}
-    expect = dict.fromkeys(COUNTERS, 0)  # what the status must count (refusals: at least)
+    with SimBridgeProbe(
+        rclpy_init, ros_env, tmp_path / "bridge.log", "lockstep", "sim_lockstep_fuzz_probe", on_state
+    ) as bridge:
+        cmd_pub, info_pub, status = bridge.cmd_pub, bridge.info_pub, bridge.status
+        send, spin_until, logs, kinds = bridge.send, bridge.spin_until, bridge.logs, bridge.kinds
+        control = bridge.node.create_client(SimControl, "/hgpt/sim/control")
+        expect = dict.fromkeys(COUNTERS, 0)  # what the status must count (refusals: at least)
 
-    def logs() -> str:
-        return f"---- sim_bridge_node (rc={bridge.poll()}) ----\n{Path(log).read_text()[-4000:]}"
+        def state_ns() -> int:
+            return stamp_to_ns(last[0].header.stamp)
 
-    def spin_until(cond, timeout: float = 60.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            ex.spin_once(timeout_sec=0.01)
-        return bool(cond())
+        def sync() -> None:
+            """A round trip through the bridge's executor (an unknown SimControl command: refused, harmless),
+            so that the test never queues more than a message or two in its subscriptions."""
+            future = control.call_async(SimControl.Request(command="sync"))
+            assert spin_until(future.done), logs()
+            assert not future.result().success, future.result()
 
-    def state_ns() -> int:
-        return stamp_to_ns(last[0].header.stamp)
+        def decodes(data: bytes, cls) -> bool:
+            """Whether ``data`` deserialises (the same type support as the bridge's middleware)."""
+            try:
+                deserialize_message(data, cls)
+            except Exception:  # noqa: BLE001 - what the middleware drops
+                return False
+            return True
 
-    def send(pub, msg, kind: str) -> None:
-        kinds[kind] = kinds.get(kind, 0) + 1
-        pub.publish(msg)
-        ex.spin_once(timeout_sec=0.001)
-        assert bridge.poll() is None, f"the bridge died after {kinds}\n{logs()}"
+        def stepped(t: int, kind: str) -> None:
+            """The message sent last answered the state at ``t`` [ns]: exactly one control period later."""
+            assert spin_until(lambda: state_ns() != t), (kind, t, kinds, logs())
+            assert state_ns() == t + DT_NS, (kind, t, state_ns(), logs())
 
-    def sync() -> None:
-        """A round trip through the bridge's executor (an unknown SimControl command: refused, harmless),
-        so that the test never queues more than a message or two in its subscriptions."""
-        future = control.call_async(SimControl.Request(command="sync"))
-        assert spin_until(future.done), logs()
-        assert not future.result().success, future.result()
+        def step(msg=None, kind: str = "valid") -> None:
+            """Send ``msg`` (default: a well-formed command) stamped like the current state; it must step."""
+            t = state_ns()
+            send(cmd_pub, at(fz.command("fuzz-live") if msg is None else msg, t), kind)
+            stepped(t, kind)
 
-    def decodes(data: bytes, cls) -> bool:
-        """Whether ``data`` deserialises (the same type support as the bridge's middleware)."""
-        try:
-            deserialize_message(data, cls)
-        except Exception:  # noqa: BLE001 - what the middleware drops
-            return False
-        return True
+        def probe(kind: str) -> None:
+            """After a message that must not step: a well-formed command for the state must step (one
+            period)."""
+            step(kind=f"probe after {kind}")
 
-    def stepped(t: int, kind: str) -> None:
-        """The message sent last answered the state at ``t`` [ns]: exactly one control period later."""
-        assert spin_until(lambda: state_ns() != t), (kind, t, kinds, logs())
-        assert state_ns() == t + DT_NS, (kind, t, state_ns(), logs())
+        def upper_off(skip: int | None = None) -> float:
+            """Largest |q - default pose| [rad] of the waist and arm joints (but ``skip``)."""
+            idx = np.array([i for i in UPPER if i != skip])
+            return float(np.abs(np.array(last[0].q)[idx] - KNEES_BENT_POSE[idx]).max())
 
-    def step(msg=None, kind: str = "valid") -> None:
-        """Send ``msg`` (default: a well-formed command) stamped like the current state; it must step."""
-        t = state_ns()
-        send(cmd_pub, at(fz.command("fuzz-live") if msg is None else msg, t), kind)
-        stepped(t, kind)
+        def back_to_pose(max_steps: int = 250) -> None:
+            """Well-formed commands until the upper body is back at the default pose (at most 5 s of
+            simulation time)."""
+            for _ in range(max_steps):
+                if upper_off() < POSE_TOL:
+                    return
+                step()
+            assert upper_off() < POSE_TOL, upper_off()
 
-    def probe(kind: str) -> None:
-        """After a message that must not step: a well-formed command for the state must step (one period)."""
-        step(kind=f"probe after {kind}")
+        def status_after(t: int) -> dict[str, int]:
+            """Step well-formed commands until a status stamped after ``t`` [ns] comes (one every 50 states or
+            on a change); its counters."""
+            for _ in range(120):
+                if any(stamp_to_ns(s.header.stamp) > t for s in status):
+                    break
+                step()
+            assert spin_until(lambda: any(stamp_to_ns(s.header.stamp) > t for s in status)), logs()
+            return counts(status[-1].warnings)
 
-    def upper_off(skip: int | None = None) -> float:
-        """Largest |q - default pose| [rad] of the waist and arm joints (but ``skip``)."""
-        idx = np.array([i for i in UPPER if i != skip])
-        return float(np.abs(np.array(last[0].q)[idx] - KNEES_BENT_POSE[idx]).max())
-
-    def back_to_pose(max_steps: int = 250) -> None:
-        """Well-formed commands until the upper body is back at the default pose (at most 5 s sim time)."""
-        for _ in range(max_steps):
-            if upper_off() < POSE_TOL:
-                return
-            step()
-        assert upper_off() < POSE_TOL, upper_off()
-
-    def status_after(t: int) -> dict[str, int]:
-        """Step well-formed commands until a status stamped after ``t`` [ns] comes (one every 50 states or
-        on a change); its counters."""
-        for _ in range(120):
-            if any(stamp_to_ns(s.header.stamp) > t for s in status):
-                break
-            step()
-        assert spin_until(lambda: any(stamp_to_ns(s.header.stamp) > t for s in status)), logs()
-        return counts(status[-1].warnings)
-
-    try:
         assert spin_until(lambda: last[0] is not None and control.service_is_ready()), logs()
 
         # 1. no live policy, simulation time 0: nothing may step the simulation
@@ -412,15 +370,15 @@ def test_fuzzed_commands_never_break_the_lockstep_simulation(ros_env, rclpy_init
         assert not nonfinite, nonfinite
         assert worst["targets"] < LIMIT_MARGIN, (worst, worst_at)
         assert worst["fuzz"] < TORQUE_LIMIT_MARGIN, (worst, worst_at)
-        assert bridge.poll() is None, logs()
-    finally:
-        ex.shutdown()
-        node.destroy_node()
-        stop_process(bridge, timeout=10)
+        assert bridge.process.poll() is None, logs()
     print(f"fuzzed: {kinds}")
     print(f"status counts: {got}; worst joint excursion past a limit {worst} rad; {n_states[0]} states")
-    text = log.read_text()
-    assert "Traceback" not in text and "huge value in CTRL" not in text, text[-4000:]
-    for line in ("ignoring JointCommand", "announcement refused", "command rejected", "command clamped"):
-        assert line in text, (line, text[-4000:])
-    assert "JointCommand out of step: stamped" in text, text[-4000:]
+    bridge.check_log(
+        (
+            "ignoring JointCommand",
+            "announcement refused",
+            "command rejected",
+            "command clamped",
+            "JointCommand out of step: stamped",
+        )
+    )
