@@ -5,7 +5,8 @@
 #  3. graph     the same BVH through the ROS 2 nodes (reference_player -> policy_node -> sim_bridge_node) in
 #               lock-step, faster than real time, with the tracking monitor's summary;
 #  4. report    outputs/demo/REPORT.md.
-# Policy: the bundled TWIST2 peer tracker (MIT) until a trained Humanoid-GPT ships (--policy file.onnx).
+# Policy: the bundled Humanoid-GPT trained here (`hgpt`, its card in hgpt_policy/assets/hgpt_gpt_s), beside the
+# bundled TWIST2 peer tracker (MIT); --policy twist2 or --policy file.onnx to run another.
 # Arguments go to `hgpt demo` (e.g. --human file.bvh --policy policy.onnx --out dir).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -298,6 +298,52 @@ def test_release_exports_quantises_evaluates_and_bundles(
     assert len([b for b in bundled if b.endswith(".onnx")]) == 1
 
 
+def test_device_auto_is_cuda_when_present_and_cuda_without_a_gpu_is_refused(monkeypatch) -> None:
+    from hgpt_training.distill import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(HgptError, match="no CUDA device"):
+            resolve_device("cuda")
+    else:  # under torchrun, rank k's GPU
+        monkeypatch.setenv("LOCAL_RANK", str(torch.cuda.device_count() - 1))
+        assert resolve_device("cuda") == torch.device("cuda", torch.cuda.device_count() - 1)
+
+
+@pytest.mark.slow
+def test_one_script_trains_and_releases(small_corpus: Path, tmp_path: Path) -> None:
+    """scripts/train_release.sh (what a GPU machine runs; here one CPU process): a tiny distillation, then
+    the release with its card, from one command; --help is the distillation's, without training."""
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    tiny = [
+        *("--rounds", "1", "--iters-first", "4", "--batch-size", "4", "--n-layer", "2", "--no-progress"),
+        *("--collect.num-envs", "8", "--collect.steps", "60", "--collect.steps-first", "60"),
+        *("--collect.episode-steps", "60", "--collect.no-dr", "--collect.no-progress"),
+    ]
+    env = {
+        **os.environ,
+        "HGPT_RELEASE_ARGS": "--max-clips 1 --starts 1 --max-seconds 2 --quant-episodes 2 --no-progress",
+    }
+    cmd = ["bash", str(root / "scripts/train_release.sh"), str(tmp_path / "run"), str(small_corpus), *tiny]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    card = json.loads((tmp_path / "run/release/card.json").read_text())
+    assert card["training"]["rounds"] == 1 and card["arch"]["n_layer"] == 2
+    assert {"twist2", "zero"} <= set(card["test_split"]["overall"]) and card["data"]["sources"]
+    state = torch.load(tmp_path / "run/state.pt", weights_only=False)
+    assert state["config"]["device"] == "auto" and state["round"] == 1
+    mtime = (tmp_path / "run/student.pt").stat().st_mtime_ns
+    helped = subprocess.run([*cmd[:4], "--help"], env=env, capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "--max-tokens" in helped.stdout  # options are hgpt train distill's
+    assert (tmp_path / "run/student.pt").stat().st_mtime_ns == mtime
+    short = subprocess.run(["bash", str(root / "scripts/train_release.sh")], capture_output=True, text=True)
+    assert short.returncode == 2 and "RUN_DIR CORPUS" in short.stderr
+
+
 def test_card_lists_the_training_data_and_flags_non_permissive_licences(small_corpus: Path) -> None:
     """The release card's data section: per source of the train split, licence and clips as in the
     manifest; a non-permissive source is named with what to do for permissive-only weights."""

@@ -99,7 +99,9 @@ class DistillConfig:
     smooth_l1_beta: float = 1.0
     ckpt_every: int = 50
     threads: int = 1
-    device: str = "cpu"
+    device: str = "auto"
+    """``auto``: CUDA when a GPU is present, else the CPU; ``cpu``, ``cuda``, ``cuda:N``. Under torchrun
+    with more than one process, ``auto``/``cuda`` put each rank on GPU ``LOCAL_RANK`` (NCCL)."""
     seed: int = 0
     policy_id: str = ""
     """Name recorded in the metadata (default ``hgpt-<student>-<size>-<inference>``)."""
@@ -199,7 +201,7 @@ class Trainer:
         self.cfg = cfg
         self.rank = int(os.environ.get("RANK", "0"))
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.device = torch.device(cfg.device)
+        self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads)
         self.run_dir = Path(cfg.run_dir).expanduser()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +219,8 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.ddp = DistributedDataParallel(self.model)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(self.model, device_ids=ids)
         self.tb = _tensorboard(self.run_dir / "tb") if self.rank == 0 else None
 
     @property
@@ -501,6 +504,21 @@ def _barrier(world: int) -> None:
         torch.distributed.barrier()
 
 
+def resolve_device(name: str) -> torch.device:
+    """The device of this process: ``auto`` is CUDA when available, else CPU; a CUDA device under torchrun
+    is this rank's GPU (``cuda:LOCAL_RANK``) unless an index is given."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise HgptError(f"--device {name}: no CUDA device on this machine (use --device cpu or auto)")
+        if dev.index is None:
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    return dev
+
+
 def main(cfg: DistillConfig | None = None) -> Path:
     """Console entry (``hgpt train distill``; also ``torchrun -m hgpt_training.distill``)."""
     import tyro
@@ -508,7 +526,8 @@ def main(cfg: DistillConfig | None = None) -> Path:
     cfg = cfg or tyro.cli(DistillConfig)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+        backend = "nccl" if resolve_device(cfg.device).type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend)
     path = Trainer(cfg).run()
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"student checkpoint: {path}")

@@ -102,9 +102,12 @@ def row_config(cfg: TableConfig, row: Row) -> DistillConfig:
     )
 
 
-_RUN_KEYS = ("run_dir", "max_tokens", "rounds", "policy_id", "progress", "batch_size", "batch_tokens")
-"""Config fields that name or bound a run rather than define its recipe (batch size is compared as the
-effective sequences per iteration)."""
+_RUN_KEYS = (
+    "run_dir", "max_tokens", "rounds", "policy_id", "progress",
+    "batch_size", "batch_tokens", "device", "threads",
+)  # fmt: skip
+"""Config fields that name, bound or place a run rather than define its recipe (batch size is compared as the
+effective sequences per iteration; a GPU row may continue a CPU one)."""
 
 
 def _recipe(config: dict, arch: dict) -> dict:
