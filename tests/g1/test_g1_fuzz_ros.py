@@ -9,7 +9,9 @@
 2. The test then announces itself as a live policy and tracks: finite but absurd targets of the followed
    session (q 1e308, dq 1e300, tau 1e300, kp 1e6) reach the robot clamped (joint range, speed, gains); the
    first non-finite / negative-gain / unknown-mode / other-policy command e-stops (damping), and no fuzz
-   leaves the e-stop.
+   leaves the e-stop. The bridge runs a 0.5 s command watchdog: should this process's own sending pause
+   longer on a loaded machine, its watchdog e-stop (the safe reaction, not a finding) is re-armed and that
+   block sent again (at most 3 tries); any other e-stop fails.
 
 The messages come from tests/fuzz_bridge.py (shared with the MuJoCo bridge's fuzz,
 tests/sim/test_sim_bridge_fuzz_ros.py). What the robot received is checked on the robot's side (sim stats:
@@ -80,6 +82,28 @@ def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
     def states() -> set[str]:
         return {s.state for s in p.status}
 
+    def rearm(what: str) -> None:
+        """Arm from the e-stop and wait for "stand" (refused while a refused announcement of phase 1 is
+        younger than 3 s: by design, so it is tried again for up to 20 s)."""
+        end = time.monotonic() + 20
+        while not (res := p.call(p.arm_client)).success and time.monotonic() < end:
+            p.spin_until(lambda: False, 0.5)
+        assert res.success, (what, res.message, logs())
+        assert p.spin_until(lambda: p.state() == "stand", 20), (what, logs())
+
+    def track(what: str) -> None:
+        """Well-formed commands of the live session from "stand" until the bridge tracks (up to 20 s)."""
+        end = time.monotonic() + 20
+        while p.state() != "track" and time.monotonic() < end:
+            send(cmd_pub, fz.command("fuzz-live"))
+            if p.state() not in ("stand", "track"):
+                break
+        assert p.state() == "track", (what, p.status[-1].reason, logs())
+
+    def watchdog_estop() -> bool:
+        """E-stopped by a watchdog (a load gap in this process's sending), not by a command."""
+        return p.state() == "estop" and "watchdog" in p.status[-1].reason
+
     kp_max = float(np.max(meta.kp))
     vel_max = max(VELOCITY_LIMIT[t] for t in MOTOR_TYPE)
     try:
@@ -107,19 +131,24 @@ def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
         send(info_pub, fz.announcement("fuzz-live"))
         following = lambda: p.status and p.status[-1].session_id == "fuzz-live"  # noqa: E731
         assert p.spin_until(following, 20), logs()
-        end = time.monotonic() + 20
-        while p.state() != "track" and time.monotonic() < end:
-            send(cmd_pub, fz.command("fuzz-live"))
-        assert p.state() == "track", (p.status[-1].reason, logs())
-        for n in range(150):
-            if n % 2:
-                send(cmd_pub, fz.command("fuzz-live"))
-            else:
-                send(cmd_pub, *reversed(fz.bad_command("fuzz-live", (*CLAMPED, *IGNORED))))
-            if n % 30 == 0:  # re-announce (as policy_node does every second)
-                send(info_pub, fz.announcement("fuzz-live"))
-        n_stats = len(p.stats)
-        assert p.spin_until(lambda: len(p.stats) > n_stats + 2, 10), logs()
+        # a 0.5 s command watchdog: a load gap in this process's sending can e-stop it while it tracks; then
+        # the whole block is sent again from a re-arm (a watchdog e-stop is itself the safe reaction; any
+        # other e-stop fails below)
+        for attempt in range(3):
+            if attempt:
+                rearm("phase 2")
+            track("phase 2")
+            for n in range(150):
+                if n % 2:
+                    send(cmd_pub, fz.command("fuzz-live"))
+                else:
+                    send(cmd_pub, *reversed(fz.bad_command("fuzz-live", (*CLAMPED, *IGNORED))))
+                if n % 30 == 0:  # re-announce (as policy_node does every second)
+                    send(info_pub, fz.announcement("fuzz-live"))
+            n_stats = len(p.stats)
+            assert p.spin_until(lambda n_stats=n_stats: len(p.stats) > n_stats + 2, 10), logs()
+            if not watchdog_estop():
+                break
         s = p.stats[-1]
         print("robot received:", s)
         assert p.state() == "track", (p.status[-1].reason, logs())
@@ -136,26 +165,16 @@ def test_fuzzed_commands_and_announcements_never_move_or_break_the_armed_robot(
             for _attempt in range(3):
                 if p.state() != "track":
                     if p.state() != "stand":
-                        # (refused while a refused announcement of phase 1 is younger than 3 s: by design)
-                        end = time.monotonic() + 20
-                        while not (res := p.call(p.arm_client)).success and time.monotonic() < end:
-                            p.spin_until(lambda: False, 0.5)
-                        assert res.success, (kind, res.message, logs())
-                        assert p.spin_until(lambda: p.state() == "stand", 20), (kind, logs())
+                        rearm(kind)
                     for _ in range(5):
                         send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
                     p.status.clear()
                     assert p.spin_until(lambda: len(p.status) > 2, 10), logs()
                     assert p.state() == "stand", (kind, p.status[-1].reason)  # not tracking on bad commands
-                    end = time.monotonic() + 20
-                    while p.state() != "track" and time.monotonic() < end:
-                        send(cmd_pub, fz.command("fuzz-live"))
-                        if p.state() not in ("stand", "track"):
-                            break
-                    assert p.state() == "track", (kind, p.status[-1].reason, logs())
+                    track(kind)
                 send(cmd_pub, fz.bad_command("fuzz-live", (kind,))[1], kind)
                 assert p.spin_until(lambda: p.state() == "estop", 10), (kind, logs())
-                if "watchdog" not in p.status[-1].reason:
+                if not watchdog_estop():
                     break
             assert "invalid JointCommand" in p.status[-1].reason, (kind, p.status[-1].reason)
         p.status.clear()
