@@ -243,6 +243,21 @@ def test_resume_continues_identically(small_corpus: Path, motions, tmp_path: Pat
         torch.testing.assert_close(b.model.state_dict()[k], v, rtol=0, atol=0)
     assert a.store.num_tokens() == b.store.num_tokens()
     assert (tmp_path / "b" / "student.pt").is_file() and (tmp_path / "b" / "curve.png").is_file()
+    # resuming with another recipe would train a mix no command describes: refused, naming what differs
+    with pytest.raises(HgptError, match=r"another recipe \(lr: 0.0003 -> 0.001"):
+        Trainer(tiny_cfg(tmp_path / "b", small_corpus, lr=1e-3))
+    with pytest.raises(HgptError, match="collect"):
+        Trainer(
+            tiny_cfg(
+                tmp_path / "b",
+                small_corpus,
+                collect=dataclasses.replace(tiny_cfg(a.run_dir, small_corpus).collect, dr=True),
+            )
+        )
+    more = Trainer(
+        tiny_cfg(tmp_path / "b", small_corpus, rounds=3, ckpt_every=3, threads=2)
+    )  # bounds, placement
+    assert (more.round, more.phase) == (2, "collect")
 
 
 def test_export_round_trips_trained_weights(small_corpus: Path, motions, tmp_path: Path, monkeypatch) -> None:

@@ -173,6 +173,38 @@ def student_metadata(cfg: DistillConfig, arch: PolicyConfig, training: dict | No
     )
 
 
+RUN_KEYS = (
+    "run_dir", "max_tokens", "rounds", "policy_id", "progress", "ckpt_every",
+    "batch_size", "batch_tokens", "device", "threads",
+)  # fmt: skip
+"""Config fields that name, bound or place a run rather than define its recipe (batch size is compared as the
+effective sequences per iteration; a GPU run may continue a CPU one); ``collect.progress`` and
+``collect.nthread`` likewise."""
+
+
+def recipe(config: dict, arch: dict) -> dict:
+    """A distill config (as saved in state.pt: ``dataclasses.asdict`` through JSON) and its architecture,
+    without the fields that only name, bound or place the run; the batch as sequences per iteration. Fields
+    a run saved before they existed take their default (they did not change its recipe)."""
+
+    def merged(default: dict, saved: dict) -> dict:
+        out = {**default, **saved}
+        for k, d in default.items():
+            if isinstance(d, dict) and isinstance(out[k], dict):
+                out[k] = merged(d, out[k])
+        return out
+
+    config = merged(json.loads(json.dumps(dataclasses.asdict(DistillConfig()), default=str)), config)
+    out = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    out["collect"] = {k: v for k, v in config["collect"].items() if k not in ("progress", "nthread")}
+    seq = config.get("seq_len") or (
+        arch["context_len"] if arch["inference"] == "window" else config["collect"]["episode_steps"]
+    )
+    out["sequences_per_iter"] = config.get("batch_size") or max(1, config["batch_tokens"] // seq)
+    out["arch"] = arch
+    return out
+
+
 def sequence_loss(model, x, y, m, beta: float) -> torch.Tensor:
     """SmoothL1 over every supervised position: sum over valid (B, L) slots / (B * L * A).
 
@@ -265,6 +297,22 @@ class Trainer:
         s = torch.load(path, map_location=self.device, weights_only=False)
         if s["arch"] != self.arch.to_dict():
             raise HgptError(f"{path} was trained with another architecture; use a new --run-dir")
+        if "config" in s:  # the same recipe, or a run of two recipes that no command describes
+            was, now = (
+                {**recipe(c, s["arch"]), "init_from": None}  # a resumed run ignores --init-from
+                for c in (s["config"], json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)))
+            )
+            diff = [
+                f"{k}: {was.get(k)!r} -> {now.get(k)!r}"
+                for k in sorted(was | now)
+                if was.get(k) != now.get(k)
+            ]
+            if diff:
+                raise HgptError(
+                    f"{path} was trained with another recipe ({'; '.join(diff)[:400]}); resume it with the"
+                    " options it started with (only --rounds, --max-tokens, --threads, --device, --progress,"
+                    " --ckpt-every may change) or use a new --run-dir"
+                )
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
         self.round, self.phase, self.iter = s["round"], s["phase"], s["iter"]

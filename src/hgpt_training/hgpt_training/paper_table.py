@@ -21,7 +21,7 @@ from typing import Literal
 
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
-from hgpt_training.distill import DistillConfig
+from hgpt_training.distill import DistillConfig, recipe
 from hgpt_training.distill_data import round_token_counts
 
 PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
@@ -102,36 +102,6 @@ def row_config(cfg: TableConfig, row: Row) -> DistillConfig:
     )
 
 
-_RUN_KEYS = (
-    "run_dir", "max_tokens", "rounds", "policy_id", "progress",
-    "batch_size", "batch_tokens", "device", "threads",
-)  # fmt: skip
-"""Config fields that name, bound or place a run rather than define its recipe (batch size is compared as the
-effective sequences per iteration; a GPU row may continue a CPU one)."""
-
-
-def _recipe(config: dict, arch: dict) -> dict:
-    """A distill config (as saved in state.pt) and its architecture, without the fields that only name or
-    bound the run; the batch as sequences per iteration. Fields a run saved before they existed take their
-    default (they did not change its recipe)."""
-
-    def merged(default: dict, saved: dict) -> dict:
-        out = {**default, **saved}
-        for k, d in default.items():
-            if isinstance(d, dict) and isinstance(out[k], dict):
-                out[k] = merged(d, out[k])
-        return out
-
-    config = merged(json.loads(json.dumps(dataclasses.asdict(DistillConfig()), default=str)), config)
-    out = {k: v for k, v in config.items() if k not in _RUN_KEYS}
-    seq = config.get("seq_len") or (
-        arch["context_len"] if arch["inference"] == "window" else config["collect"]["episode_steps"]
-    )
-    out["sequences_per_iter"] = config.get("batch_size") or max(1, config["batch_tokens"] // seq)
-    out["arch"] = arch
-    return out
-
-
 def _finished(state: dict, run_dir: Path) -> tuple[int, int] | None:
     """(tokens before its last round, tokens) of a run that ended at a round boundary (its budget or its
     rounds reached), else None. Reads the token store without opening it (a TokenStore clears temporary
@@ -157,7 +127,7 @@ def prefix_run(cfg: TableConfig, row: Row) -> Path | None:
     import torch
 
     dcfg = row_config(cfg, row)
-    want = _recipe(
+    want = recipe(
         json.loads(json.dumps(dataclasses.asdict(dcfg), default=str)), dcfg.policy_config().to_dict()
     )
     root = Path(cfg.run_root)
@@ -170,7 +140,7 @@ def prefix_run(cfg: TableConfig, row: Row) -> Path | None:
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         span = _finished(state, d)
         # a prefix (fewer tokens), or this very row (its last round crossed the budget)
-        if span is None or span[0] >= row.tokens or _recipe(state["config"], state["arch"]) != want:
+        if span is None or span[0] >= row.tokens or recipe(state["config"], state["arch"]) != want:
             continue
         tokens = span[1]
         if best is None or tokens > best[0]:
