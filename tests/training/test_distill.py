@@ -371,6 +371,7 @@ def test_card_lists_the_training_data_and_flags_non_permissive_licences(small_co
     assert {r["source"] for r in rows} == {e["source"] for e in train}
     for r in rows:
         mine = [e for e in train if e["source"] == r["source"]]
+        assert set(r) == {"source", "licence", "permissive", "clips", "duration_s"}, r
         assert r["clips"] == len({e["clip_id"] for e in mine}) > 0
         assert r["licence"] == mine[0]["licence"] and r["duration_s"] > 0
     md = _data_md({"corpus": str(small_corpus), "sources": rows})

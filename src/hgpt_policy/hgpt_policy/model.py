@@ -38,18 +38,20 @@ class BandBlocks:
     its own and the previous block's keys (2H), so attention costs T x 2H instead of T x T (a
     sliding_kv training sequence of 400 tokens from reset: ~6x less attention work).
 
-    ``bias`` is the additive (n_blocks, H, 2H) mask: query i of block b (absolute b*H + i) may attend key
-    j of the block pair (absolute (b-1)*H + j) iff ``i < j <= i + H``, and block 0 none of the H padding
-    keys in front of it; every query sees at least itself, so no row is fully masked.
+    ``bias`` is the additive mask (1, n_head * n_blocks, H, 2H), built once per forward for every layer:
+    query i of block b (absolute b*H + i) may attend key j of the block pair (absolute (b-1)*H + j) iff
+    ``i < j <= i + H``, and block 0 none of the H padding keys in front of it; every query sees at least
+    itself, so no row is fully masked.
     """
 
-    def __init__(self, t: int, width: int, device: torch.device | None = None) -> None:
-        self.t, self.width, self.n = t, width, -(-t // width)
+    def __init__(self, t: int, width: int, n_head: int, device: torch.device | None = None) -> None:
+        self.width, self.n = width, -(-t // width)
         i = torch.arange(width, device=device)[:, None]
         j = torch.arange(2 * width, device=device)[None, :]
         allowed = ((j > i) & (j <= i + width)).expand(self.n, width, 2 * width).clone()
         allowed[0, :, :width] = False  # the padding block in front of block 0
-        self.bias = torch.where(allowed, 0.0, float("-inf"))
+        bias = torch.where(allowed, 0.0, float("-inf"))
+        self.bias = bias.repeat(n_head, 1, 1)[None]  # (1, nh * n, H, 2H), head-major (4-D: the fused kernel)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float) -> torch.Tensor:
         """q, k, v (B, nh, T, hd) -> (B, nh, T, hd), equal to SDPA with the (T, T) band-causal mask."""
@@ -62,10 +64,7 @@ class BandBlocks:
             x = F.pad(x, (0, 0, w, pad)).view(b, nh, n + 1, w, hd)  # a padding block in front, tail padded
             return torch.cat([x[:, :, :-1], x[:, :, 1:]], dim=3).reshape(b, nh * n, 2 * w, hd)
 
-        bias = self.bias.repeat(nh, 1, 1)[
-            None
-        ]  # (1, nh * n, H, 2H), head-major like q (4-D: the fused kernel)
-        y = F.scaled_dot_product_attention(q, pairs(k), pairs(v), attn_mask=bias, dropout_p=dropout_p)
+        y = F.scaled_dot_product_attention(q, pairs(k), pairs(v), attn_mask=self.bias, dropout_p=dropout_p)
         return y.reshape(b, nh, n * w, hd)[:, :, :t]
 
 
@@ -203,7 +202,9 @@ class HumanoidGPT(nn.Module):
         width = h if self.config.inference == "sliding_kv" else None
         bias: torch.Tensor | BandBlocks
         if width is not None and self.band_blocks and t > 2 * width and not last_only:
-            bias = BandBlocks(t, width, tokens.device)  # long sequences: T x 2H attention, not T x T
+            bias = BandBlocks(
+                t, width, self.config.n_head, tokens.device
+            )  # long sequences: T x 2H attention, not T x T
         else:
             bias = torch.where(band_causal_mask(t, width, tokens.device), 0.0, float("-inf"))  # (T, T)
         x = self.drop(self.embed(self.normalizer(tokens)))

@@ -182,8 +182,13 @@ effective sequences per iteration; a GPU run may continue a CPU one); ``collect.
 ``collect.nthread`` likewise."""
 
 
+def saved_config(cfg: DistillConfig) -> dict:
+    """``cfg`` as state.pt stores it: ``dataclasses.asdict`` through JSON (paths as strings)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
 def recipe(config: dict, arch: dict) -> dict:
-    """A distill config (as saved in state.pt: ``dataclasses.asdict`` through JSON) and its architecture,
+    """A distill config (as saved in state.pt: :func:`saved_config`) and its architecture,
     without the fields that only name, bound or place the run; the batch as sequences per iteration. Fields
     a run saved before they existed take their default (they did not change its recipe)."""
 
@@ -194,7 +199,7 @@ def recipe(config: dict, arch: dict) -> dict:
                 out[k] = merged(d, out[k])
         return out
 
-    config = merged(json.loads(json.dumps(dataclasses.asdict(DistillConfig()), default=str)), config)
+    config = merged(saved_config(DistillConfig()), config)
     out = {k: v for k, v in config.items() if k not in RUN_KEYS}
     out["collect"] = {k: v for k, v in config["collect"].items() if k not in ("progress", "nthread")}
     seq = config.get("seq_len") or (
@@ -300,7 +305,7 @@ class Trainer:
         if "config" in s:  # the same recipe, or a run of two recipes that no command describes
             was, now = (
                 {**recipe(c, s["arch"]), "init_from": None}  # a resumed run ignores --init-from
-                for c in (s["config"], json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)))
+                for c in (s["config"], saved_config(self.cfg))
             )
             diff = [
                 f"{k}: {was.get(k)!r} -> {now.get(k)!r}"
@@ -333,7 +338,7 @@ class Trainer:
             return
         blob = {
             "arch": self.arch.to_dict(),
-            "config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
+            "config": saved_config(self.cfg),
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
             "round": self.round,

@@ -21,7 +21,7 @@ from typing import Literal
 
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
-from hgpt_training.distill import DistillConfig, recipe
+from hgpt_training.distill import DistillConfig, recipe, saved_config
 from hgpt_training.distill_data import round_token_counts
 
 PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
@@ -127,9 +127,7 @@ def prefix_run(cfg: TableConfig, row: Row) -> Path | None:
     import torch
 
     dcfg = row_config(cfg, row)
-    want = recipe(
-        json.loads(json.dumps(dataclasses.asdict(dcfg), default=str)), dcfg.policy_config().to_dict()
-    )
+    want = recipe(saved_config(dcfg), dcfg.policy_config().to_dict())
     root = Path(cfg.run_root)
     dirs = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
     best: tuple[int, Path] | None = None

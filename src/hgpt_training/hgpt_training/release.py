@@ -70,6 +70,7 @@ class ReleaseConfig:
 
 def release(cfg: ReleaseConfig) -> dict:
     """Run every step; returns the card (also written as card.json / CARD.md)."""
+    from hgpt_core.corpus_store import load_manifest
     from hgpt_policy.export import export_policy, load_checkpoint
     from hgpt_policy.quantize import quantization_error, quantize_int8
     from hgpt_sim.eval_runner import evaluate_policies
@@ -99,8 +100,6 @@ def release(cfg: ReleaseConfig) -> dict:
     data_corpus = Path(meta.training.get("corpus") or cfg.corpus).expanduser()
     if not (data_corpus / "manifest.json").is_file():
         data_corpus = Path(cfg.corpus)  # trained elsewhere: the evaluation corpus describes the data
-    from hgpt_core.corpus_store import load_manifest
-
     card = {
         "policy_id": meta.policy_id,
         "inference": meta.inference,
@@ -203,14 +202,14 @@ def training_data(manifest: dict, split: str = "train") -> list[dict]:
                 "licence": e["licence"],
                 "permissive": e["permissive"],
                 "clips": set(),
-                "s": 0.0,
+                "duration_s": 0.0,
             },
         )
         r["clips"].add(e["clip_id"])
         if e["factor"] == 1.0:
-            r["s"] += e["duration_s"]
+            r["duration_s"] += e["duration_s"]
     return [
-        {**r, "clips": len(r["clips"]), "duration_s": round(r.pop("s"), 1)}
+        {**r, "clips": len(r["clips"]), "duration_s": round(r["duration_s"], 1)}
         for r in sorted(rows.values(), key=lambda r: r["source"])
     ]
 
