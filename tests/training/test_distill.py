@@ -318,6 +318,8 @@ def test_device_auto_is_cuda_when_present_and_cuda_without_a_gpu_is_refused(monk
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(HgptError, match="not a device"):
+        resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(HgptError, match="no CUDA device"):
             resolve_device("cuda")

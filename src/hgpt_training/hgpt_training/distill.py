@@ -562,7 +562,10 @@ def resolve_device(name: str) -> torch.device:
     is this rank's GPU (``cuda:LOCAL_RANK``) unless an index is given."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise HgptError(f"--device {name!r}: not a device (auto, cpu, cuda or cuda:N): {e}") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise HgptError(f"--device {name}: no CUDA device on this machine (use --device cpu or auto)")
