@@ -67,6 +67,14 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
     assert json.dumps(again["overall"], sort_keys=True) == json.dumps(
         doc["overall"], sort_keys=True
     )  # NaN-safe
+    # the same table with each policy evaluated as its own Ray task (a cluster's fan-out), from an empty cache
+    pytest.importorskip("ray")
+    (tmp_path / "eval_cache").rename(tmp_path / "eval_cache_local")
+    fanned = main(dataclasses.replace(cfg, eval_only=True, executor="ray", num_cpus=2))
+    assert json.dumps(fanned["overall"], sort_keys=True) == json.dumps(doc["overall"], sort_keys=True)
+    assert sorted(p.name for p in (tmp_path / "eval_cache").glob("*.pkl")) == sorted(
+        p.name for p in (tmp_path / "eval_cache_local").glob("*.pkl")
+    )
     for name in ("mlp:600", "gpt_s:600"):
         info = doc["rows"][name]
         assert info["collected_tokens"] >= 600 and info["rounds"] == 2  # 320 tokens per round

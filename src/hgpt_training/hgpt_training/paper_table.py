@@ -5,8 +5,9 @@ Rows (``--rows``) name a student and a token budget (teacher-labelled DAgger tok
 Each row is one resumable ``hgpt train distill`` run under ``run_root/<row>`` with the same teachers, corpus
 and settings; rows run one after the other (``--executor local``) or as Ray tasks (``--executor ray``: one
 row per worker, e.g. one GPU each). Then every student, the teachers and ``zero`` are evaluated side by side
-on the corpus test split (unseen clips) with the evaluation protocol, and ``table.md``, ``table.json`` and
-``scaling.png`` (tokens and parameters vs SR / MPJPE / MPKPE) are written, with the paper's SR next to ours.
+(with ``--executor ray`` one Ray task per policy) on the corpus test split (unseen clips) with the evaluation
+protocol, and ``table.md``, ``table.json`` and ``scaling.png`` (tokens and parameters vs SR / MPJPE / MPKPE)
+are written, with the paper's SR next to ours.
 """
 
 from __future__ import annotations
@@ -253,6 +254,55 @@ def _eval_key(cfg: TableConfig, spec: str, code: str) -> str | None:
     return hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def _evaluate_policy(
+    spec: str, name: str, cfg: TableConfig, path: Path | None, adapter: object | None = None
+) -> list:
+    """One policy's test-split runs (``RunResult`` list), saved to its cache file ``path`` (atomic)."""
+    import pickle
+
+    from hgpt_sim.eval_runner import evaluate_policies
+    from hgpt_sim.policy_adapters import make_adapter
+
+    adapter = adapter or make_adapter(spec)
+    adapter.name = name  # type: ignore[attr-defined]
+    got = evaluate_policies(
+        [adapter],  # type: ignore[list-item]
+        split="test",
+        corpus=cfg.base.corpus,
+        max_clips=cfg.max_clips,
+        starts=cfg.starts,
+        max_seconds=cfg.max_seconds,
+        progress=cfg.progress and cfg.executor == "local",
+    ).runs
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, pickle.dumps(got))
+    return got
+
+
+def _evaluate_missing(
+    cfg: TableConfig, todo: list[tuple[str, str]], paths: dict[str, Path | None], adapters: dict
+) -> dict[str, list]:
+    """Evaluate the policies without cached runs: one after the other (``--executor local``) or one Ray task
+    each (``--executor ray``: a cluster evaluates the whole table in the time of its slowest policy). Each
+    writes its cache file as it finishes, so a killed evaluation keeps the policies done."""
+    if cfg.executor == "local" or len(todo) < 2:
+        return {n: _evaluate_policy(s, n, cfg, paths[n], adapters.get(n)) for n, s in todo}
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1, num_gpus=0)(_evaluate_policy)
+        refs = {n: task.remote(s, n, cfg, paths[n]) for n, s in todo}
+        print(f"evaluating {len(refs)} policies as Ray tasks: {', '.join(refs)}")
+        return {n: ray.get(r) for n, r in refs.items()}
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     """Students, teachers and zero on the test split, side by side; writes table.md/json and scaling.png.
 
@@ -264,7 +314,6 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
 
     from hgpt_sim.eval_outputs import EvalResults, protocol_text, write_outputs
     from hgpt_sim.eval_results import TRACKING_FAILURE_EE_HEIGHT
-    from hgpt_sim.eval_runner import evaluate_policies
     from hgpt_sim.policy_adapters import make_adapter, policy_name
     from hgpt_sim.rewards import FallConfig
 
@@ -289,28 +338,20 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
     out = Path(cfg.run_root)
     cache = out / EVAL_CACHE
     code = _code_digest()
-    runs, policies = [], []
-    for name, spec in [*teachers, *students, ("zero", "zero")]:
+    order = [*teachers, *students, ("zero", "zero")]
+    paths: dict[str, Path | None] = {}
+    for name, spec in order:
         key = _eval_key(cfg, spec, code)
-        path = cache / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl" if key else None
-        if path is not None and path.is_file():
-            got = pickle.loads(path.read_bytes())
-            print(f"{name}: {len(got)} runs from {path}")
+        paths[name] = cache / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl" if key else None
+    todo = [(n, s) for n, s in order if (p := paths[n]) is None or not p.is_file()]
+    evaluated = _evaluate_missing(cfg, todo, paths, adapters)
+    runs, policies = [], []
+    for name, _ in order:
+        if name in evaluated:
+            got = evaluated[name]
         else:
-            adapter = adapters.get(name) or make_adapter(spec)
-            adapter.name = name
-            got = evaluate_policies(
-                [adapter],
-                split="test",
-                corpus=cfg.base.corpus,
-                max_clips=cfg.max_clips,
-                starts=cfg.starts,
-                max_seconds=cfg.max_seconds,
-                progress=cfg.progress,
-            ).runs
-            if path is not None:
-                cache.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, pickle.dumps(got))
+            got = pickle.loads(paths[name].read_bytes())  # type: ignore[union-attr]
+            print(f"{name}: {len(got)} runs from {paths[name]}")
         for r in got:
             r.policy = name
         runs += got
