@@ -18,12 +18,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hgpt_core.errors import HgptError
 from hgpt_core.motion import atomic_write_bytes
 from hgpt_training.distill import DistillConfig, recipe, saved_config
 from hgpt_training.distill_data import round_token_counts
+
+if TYPE_CHECKING:
+    from hgpt_sim.adapters import TrackerAdapter
 
 PAPER_SR = {"mlp:2M": 76.89, "tcn:2M": 81.48, "gpt_s:2M": 83.26, "gpt_s:20M": 86.02}
 """Humanoid-GPT Table (AMASS-test, SR %) for the rows this machine can train."""
@@ -255,7 +258,7 @@ def _eval_key(cfg: TableConfig, spec: str, code: str) -> str | None:
 
 
 def _evaluate_policy(
-    spec: str, name: str, cfg: TableConfig, path: Path | None, adapter: object | None = None
+    spec: str, name: str, cfg: TableConfig, path: Path | None, adapter: TrackerAdapter | None = None
 ) -> list:
     """One policy's test-split runs (``RunResult`` list), saved to its cache file ``path`` (atomic)."""
     import pickle
@@ -264,9 +267,9 @@ def _evaluate_policy(
     from hgpt_sim.policy_adapters import make_adapter
 
     adapter = adapter or make_adapter(spec)
-    adapter.name = name  # type: ignore[attr-defined]
+    adapter.name = name
     got = evaluate_policies(
-        [adapter],  # type: ignore[list-item]
+        [adapter],
         split="test",
         corpus=cfg.base.corpus,
         max_clips=cfg.max_clips,
