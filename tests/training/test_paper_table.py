@@ -55,6 +55,13 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
     trained = main(dataclasses.replace(cfg, train_only=True))  # train in one process, evaluate in another
     assert set(trained["rows"]) == {"mlp:600", "gpt_s:600"} and not (tmp_path / "table.md").exists()
     doc = main(dataclasses.replace(cfg, eval_only=True))
+    # a row whose student has not reached its budget (still training) is refused, not tabled under its name
+    import shutil
+
+    shutil.copytree(tmp_path / "mlp_600", tmp_path / "mlp_1200")
+    with pytest.raises(HgptError, match="640 of its 1,200 tokens"):
+        main(dataclasses.replace(cfg, eval_only=True, rows=("mlp:1200",)))
+    shutil.rmtree(tmp_path / "mlp_1200")
     cached = sorted(p.name.split("-")[0] for p in (tmp_path / "eval_cache").glob("*.pkl"))
     assert cached == ["gpt_s_600", "mlp_600", "twist2", "zero"]
 

@@ -329,6 +329,12 @@ def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
         a = adapters[name] = make_adapter(spec)  # loaded once: its metadata here, its runs below
         if not getattr(a, "meta", None) or not a.meta.training.get("collected_tokens"):
             raise HgptError(f"--extra {spec}: not a trained student (its metadata has no collected_tokens)")
+        budget = next((r.tokens for r in rows if r.name == name), None)
+        if budget is not None and (trained := int(a.meta.training["collected_tokens"])) < budget:
+            raise HgptError(
+                f"row {name}: its student.pt was trained on {trained:,} of its {budget:,} tokens (still "
+                "training, or stopped early): finish it with --train-only, or leave the row out"
+            )  # a partial row in the table would pass for the budget it names
         info[name] = {
             "params": a.meta.training.get("params"),
             "collected_tokens": a.meta.training.get(
