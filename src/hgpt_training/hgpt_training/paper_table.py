@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -191,14 +192,20 @@ def train_rows(cfg: TableConfig, rows: list[Row]) -> list[Path]:
             start_from_prefix(cfg, r)  # shorter rows first, so a longer row continues from them
             out.append((r.name, Path(_train_row(c))))
         return [dict(out)[r.name] for r in rows]
+    return [Path(p) for p in _ray_map(cfg, _train_row, [(c,) for c in cfgs])]
+
+
+def _ray_map(cfg: TableConfig, fn: Callable, calls: list[tuple]) -> list:
+    """``[fn(*args) for args in calls]``, each call one Ray task (1 CPU) on ``cfg.ray_address`` (None: a
+    local Ray with ``cfg.num_cpus``, shut down afterwards)."""
     import ray
 
     started = not ray.is_initialized()
     if started:
         ray.init(address=cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1, num_gpus=0)(_train_row)
-        return [Path(p) for p in ray.get([task.remote(c) for c in cfgs])]
+        task = ray.remote(num_cpus=1, num_gpus=0)(fn)
+        return ray.get([task.remote(*args) for args in calls])
     finally:
         if started:
             ray.shutdown()
@@ -291,19 +298,9 @@ def _evaluate_missing(
     writes its cache file as it finishes, so a killed evaluation keeps the policies done."""
     if cfg.executor == "local" or len(todo) < 2:
         return {n: _evaluate_policy(s, n, cfg, paths[n], adapters.get(n)) for n, s in todo}
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1, num_gpus=0)(_evaluate_policy)
-        refs = {n: task.remote(s, n, cfg, paths[n]) for n, s in todo}
-        print(f"evaluating {len(refs)} policies as Ray tasks: {', '.join(refs)}")
-        return {n: ray.get(r) for n, r in refs.items()}
-    finally:
-        if started:
-            ray.shutdown()
+    print(f"evaluating {len(todo)} policies as Ray tasks: {', '.join(n for n, _ in todo)}")
+    got = _ray_map(cfg, _evaluate_policy, [(s, n, cfg, paths[n]) for n, s in todo])
+    return {n: runs for (n, _), runs in zip(todo, got, strict=True)}
 
 
 def evaluate_rows(cfg: TableConfig, rows: list[Row], ckpts: list[Path]) -> dict:
