@@ -60,6 +60,9 @@ class Probe:
         return False
 
     def call(self, client):
+        # A request sent before the client has matched the server is lost (a bridge restarted in the same test
+        # is a new server): wait for it first.
+        assert client.wait_for_service(timeout_sec=60), f"{client.srv_name} never appeared"
         fut = client.call_async(self.Trigger.Request())
         assert self.spin_until(fut.done, 20), "service call timed out"
         return fut.result()
