@@ -32,6 +32,8 @@ class Args:
 def main(args: Args) -> None:
     rows = []
     for run in args.runs:
+        if not (run / "state.pt").is_file() or not (run / "tokens").is_dir():
+            raise SystemExit(f"{run}: not a distillation run folder (needs state.pt and tokens/)")
         state = torch.load(run / "state.pt", map_location="cpu", weights_only=False)
         r = recipe(state["config"], state["arch"])
         window = state["arch"]["inference"] == "window"  # as Trainer.seq_len and SequenceSampler decide
@@ -39,6 +41,8 @@ def main(args: Args) -> None:
             state["arch"]["context_len"] if window else state["config"]["collect"]["episode_steps"]
         )
         dirs = sorted((run / "tokens").glob("round-*"))[: args.rounds]
+        if not dirs:
+            raise SystemExit(f"{run}: no collected round in tokens/")
         n = np.concatenate([np.load(d / "episodes.npy")[:, 1] for d in dirs]).astype(float)
         w = n if window else np.minimum(n, seq)  # SequenceSampler's episode weights
         p = w / w.sum()

@@ -47,6 +47,9 @@ def main(args: Args) -> None:
 
     if not args.students:
         raise SystemExit("--students: at least one student.pt")
+    for p in args.students:
+        if not p.is_file():
+            raise SystemExit(f"{p}: no such student checkpoint")
     torch.set_num_threads(args.threads)
     loaded = [load_checkpoint(p) for p in args.students]
     meta = loaded[0][1]
@@ -82,4 +85,9 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    from hgpt_core.errors import HgptError
+
+    try:
+        main(tyro.cli(Args))
+    except HgptError as e:  # a bad corpus or checkpoint: one line, not a traceback
+        raise SystemExit(f"error: {e}") from None
