@@ -94,7 +94,8 @@ def test_table_trains_rows_to_budget_and_compares(small_corpus: Path, tmp_path: 
 @pytest.mark.slow
 def test_longer_row_continues_from_a_shorter_one_identically(small_corpus: Path, tmp_path: Path) -> None:
     """Rows of one recipe are prefixes of each other: mlp:1200 continues from a finished mlp:600 (its token
-    rounds hard-linked) and ends with the same tokens and weights as mlp:1200 trained from scratch."""
+    rounds hard-linked) and ends with the same tokens and weights as mlp:1200 trained from scratch (in a Ray
+    task: ``--executor ray`` trains the same student as the local loop)."""
     import numpy as np
     import torch
 
@@ -106,7 +107,9 @@ def test_longer_row_continues_from_a_shorter_one_identically(small_corpus: Path,
     src, dst = tmp_path / "a" / "mlp_600" / "tokens", tmp_path / "a" / "mlp_1200" / "tokens"
     first = "round-0000/tokens.npy"
     assert (src / first).stat().st_ino == (dst / first).stat().st_ino  # continued, not recollected
-    main(dataclasses.replace(cont, run_root=tmp_path / "b", rows=("mlp:1200",)))  # from scratch
+    # from scratch, as a Ray task (the table's cluster path for rows)
+    pytest.importorskip("ray")
+    main(dataclasses.replace(cont, run_root=tmp_path / "b", rows=("mlp:1200",), executor="ray", num_cpus=1))
     b = tmp_path / "b" / "mlp_1200"
     for r in range(4):  # 320 tokens per round: rounds 0-3
         for name in ("tokens.npy", "labels.npy"):
