@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ from hgpt_policy.config import PolicyConfig, baseline_config, gpt_config
 from hgpt_policy.model import build_policy, make_metadata, num_params
 from hgpt_training.dagger import CollectConfig, TeacherMix, collect_round
 from hgpt_training.distill_data import SequenceSampler, TokenStore, corpus_motions
+
+if TYPE_CHECKING:
+    from hgpt_training.expert_trainer import ExpertConfig
 
 STATE_FILE = "state.pt"
 
@@ -182,8 +185,9 @@ effective sequences per iteration; a GPU run may continue a CPU one); ``collect.
 ``collect.nthread`` likewise."""
 
 
-def saved_config(cfg: DistillConfig) -> dict:
-    """``cfg`` as state.pt stores it: ``dataclasses.asdict`` through JSON (paths as strings)."""
+def saved_config(cfg: DistillConfig | ExpertConfig) -> dict:
+    """``cfg`` (a distill or expert config) as state.pt stores it: ``dataclasses.asdict`` through JSON (paths
+    as strings)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 

@@ -5,10 +5,8 @@ The protocol is in :mod:`hgpt_training.expert` (the ``hgpt train expert`` CLI).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +17,12 @@ import torch
 from tqdm import tqdm
 
 from hgpt_core.errors import HgptError, require_positive
+from hgpt_core.motion import atomic_write
 from hgpt_core.obs import privileged_obs_terms
 from hgpt_sim.env import EnvConfig, TrackingEnv
 from hgpt_sim.randomization import DRConfig
 from hgpt_sim.rewards import FallConfig, RewardConfig
+from hgpt_training.distill import saved_config
 from hgpt_training.distill_data import CorpusMotions
 from hgpt_training.expert_clusters import cluster_motions
 from hgpt_training.expert_policy import ExpertPolicy, expert_metadata
@@ -125,19 +125,15 @@ class ExpertConfig:
 
 
 def _config_dict(cfg: ExpertConfig) -> dict:
-    d = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    """The config as state.pt stores it, without the fields that only bound or place the run."""
+    d = saved_config(cfg)
     for k in ("iterations", "progress", "run_dir", "clusters", "ray_num_cpus", "ray_address", "device"):
         d.pop(k, None)
     return d
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 class ExpertTrainer:
