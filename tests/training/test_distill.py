@@ -444,3 +444,18 @@ def test_fine_tune_starts_from_the_trained_student(
         Trainer(tiny_cfg(tmp_path / "mlp", small_corpus, student="mlp", init_from=ckpt))
     with pytest.raises(HgptError, match="no such file"):
         Trainer(tiny_cfg(tmp_path / "none", small_corpus, init_from=tmp_path / "missing.pt"))
+
+
+def test_no_progress_silences_the_collection_bars_too(
+    small_corpus: Path, motions, tmp_path: Path, monkeypatch, capfd
+) -> None:
+    """``--no-progress`` (a log file, a Ray task) has no bar at all: the collection's bar follows it."""
+    import hgpt_training.distill as distill_mod
+
+    monkeypatch.setattr(distill_mod, "corpus_motions", lambda *a, **k: motions)
+    cfg = tiny_cfg(tmp_path / "run", small_corpus, rounds=1)
+    cfg = dataclasses.replace(cfg, collect=dataclasses.replace(cfg.collect, progress=True))
+    Trainer(cfg).run()
+    assert "collect beta" not in capfd.readouterr().err
+    Trainer(dataclasses.replace(cfg, run_dir=tmp_path / "bars", progress=True)).run()
+    assert "collect beta" in capfd.readouterr().err  # the bar is there when progress is on

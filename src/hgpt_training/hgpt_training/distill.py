@@ -398,7 +398,10 @@ class Trainer:
         t0 = time.perf_counter()
         with torch.no_grad():
             steps = cfg.collect.steps_first if r == 0 and cfg.collect.steps_first else cfg.collect.steps
-            res = collect_round(motions, meta, student, mix, beta, cfg.collect, cfg.seed * 1000 + r, steps)
+            ccfg = dataclasses.replace(
+                cfg.collect, progress=cfg.collect.progress and cfg.progress and not self.rank
+            )
+            res = collect_round(motions, meta, student, mix, beta, ccfg, cfg.seed * 1000 + r, steps)
         res.info["wall_s"] = time.perf_counter() - t0
         res.info["steps_per_s"] = cfg.collect.num_envs * steps / res.info["wall_s"]
         self.store.write_round(r, res.tokens, res.labels, res.episodes, res.info)
