@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import tyro
 
-from hgpt_training.distill import recipe
+from hgpt_training.distill import recipe, sequence_length
+from hgpt_training.distill_data import SequenceSampler, complete_round_dirs, read_round_dir
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,19 @@ def main(args: Args) -> None:
         if not (run / "state.pt").is_file() or not (run / "tokens").is_dir():
             raise SystemExit(f"{run}: not a distillation run folder (needs state.pt and tokens/)")
         state = torch.load(run / "state.pt", map_location="cpu", weights_only=False)
-        r = recipe(state["config"], state["arch"])
-        window = state["arch"]["inference"] == "window"  # as Trainer.seq_len and SequenceSampler decide
-        seq = state["config"].get("seq_len") or (
-            state["arch"]["context_len"] if window else state["config"]["collect"]["episode_steps"]
+        config, arch = state["config"], state["arch"]
+        seq = sequence_length(
+            config.get("seq_len"), arch["inference"], arch["context_len"], config["collect"]["episode_steps"]
         )
-        dirs = sorted((run / "tokens").glob("round-*"))[: args.rounds]
+        dirs = complete_round_dirs(run / "tokens")[: args.rounds]
         if not dirs:
             raise SystemExit(f"{run}: no collected round in tokens/")
-        n = np.concatenate([np.load(d / "episodes.npy")[:, 1] for d in dirs]).astype(float)
-        w = n if window else np.minimum(n, seq)  # SequenceSampler's episode weights
-        p = w / w.sum()
-        per_seq = float((p * np.minimum(n, seq)).sum())
-        b = r["sequences_per_iter"]
-        rows.append((run.name, state["arch"]["inference"], len(dirs), n.mean(), seq, b, per_seq, b * per_seq))
+        # the sampler the run trains with (Trainer: from_reset unless window), for its episode weights
+        sampler = SequenceSampler([read_round_dir(d) for d in dirs], seq, arch["inference"] != "window")
+        n = sampler.ep_len.astype(float)
+        per_seq = float((sampler.p * np.minimum(n, seq)).sum())
+        b = recipe(config, arch)["sequences_per_iter"]
+        rows.append((run.name, arch["inference"], len(dirs), n.mean(), seq, b, per_seq, b * per_seq))
     print(
         "| run | inference | rounds | mean episode | slots/seq | seqs/iter | labelled/seq | labelled/iter |"
     )

@@ -45,7 +45,7 @@ from hgpt_training.dagger import CollectConfig, TeacherMix, collect_round
 from hgpt_training.distill_data import SequenceSampler, TokenStore, corpus_motions
 
 if TYPE_CHECKING:
-    from hgpt_training.expert_trainer import ExpertConfig
+    from _typeshed import DataclassInstance
 
 STATE_FILE = "state.pt"
 
@@ -185,10 +185,16 @@ effective sequences per iteration; a GPU run may continue a CPU one); ``collect.
 ``collect.nthread`` likewise."""
 
 
-def saved_config(cfg: DistillConfig | ExpertConfig) -> dict:
+def saved_config(cfg: DataclassInstance) -> dict:
     """``cfg`` (a distill or expert config) as state.pt stores it: ``dataclasses.asdict`` through JSON (paths
     as strings)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def sequence_length(seq_len: int | None, inference: str, context_len: int, episode_steps: int) -> int:
+    """Training sequence length in tokens: ``seq_len`` when set, else the context (``window``: windows of H
+    tokens) or the whole episode (``sliding_kv`` and the baselines: sequences from the reset)."""
+    return seq_len or (context_len if inference == "window" else episode_steps)
 
 
 def recipe(config: dict, arch: dict) -> dict:
@@ -206,8 +212,8 @@ def recipe(config: dict, arch: dict) -> dict:
     config = merged(saved_config(DistillConfig()), config)
     out = {k: v for k, v in config.items() if k not in RUN_KEYS}
     out["collect"] = {k: v for k, v in config["collect"].items() if k not in ("progress", "nthread")}
-    seq = config.get("seq_len") or (
-        arch["context_len"] if arch["inference"] == "window" else config["collect"]["episode_steps"]
+    seq = sequence_length(
+        config.get("seq_len"), arch["inference"], arch["context_len"], config["collect"]["episode_steps"]
     )
     out["sequences_per_iter"] = config.get("batch_size") or max(1, config["batch_tokens"] // seq)
     out["arch"] = arch
@@ -266,9 +272,8 @@ class Trainer:
 
     @property
     def seq_len(self) -> int:
-        if self.cfg.seq_len:
-            return self.cfg.seq_len
-        return self.arch.context_len if self.arch.inference == "window" else self.cfg.collect.episode_steps
+        c = self.cfg
+        return sequence_length(c.seq_len, self.arch.inference, self.arch.context_len, c.collect.episode_steps)
 
     @property
     def batch_size(self) -> int:

@@ -155,11 +155,7 @@ class TokenStore:
 
     def rounds(self) -> list[int]:
         """Indices of the complete rounds, ascending."""
-        return sorted(
-            int(p.name.removeprefix(ROUND_PREFIX))
-            for p in self.root.glob(f"{ROUND_PREFIX}*")
-            if (p / "info.json").is_file()
-        )
+        return [_round_index(d) for d in complete_round_dirs(self.root)]
 
     def write_round(
         self, index: int, tokens: np.ndarray, labels: np.ndarray, episodes: np.ndarray, info: dict
@@ -180,24 +176,39 @@ class TokenStore:
         return final
 
     def read_round(self, index: int) -> Round:
-        d = self.root / f"{ROUND_PREFIX}{index:04d}"
-        return Round(
-            index,
-            np.load(d / "tokens.npy", mmap_mode="r"),
-            np.load(d / "labels.npy", mmap_mode="r"),
-            np.load(d / "episodes.npy"),
-            json.loads((d / "info.json").read_text()),
-        )
+        return read_round_dir(self.root / f"{ROUND_PREFIX}{index:04d}")
 
     def num_tokens(self) -> int:
         return sum(round_token_counts(self.root))
 
 
+def _round_index(d: Path) -> int:
+    return int(d.name.removeprefix(ROUND_PREFIX))
+
+
+def complete_round_dirs(root: str | Path) -> list[Path]:
+    """Folders of the complete rounds (``info.json`` written last) of the store at ``root``, in round order.
+    Read-only: unlike opening a :class:`TokenStore` (which clears temporary folders), safe on a store another
+    process is writing."""
+    dirs = [d for d in Path(root).glob(f"{ROUND_PREFIX}*") if (d / "info.json").is_file()]
+    return sorted(dirs, key=_round_index)
+
+
+def read_round_dir(d: Path) -> Round:
+    """One complete round folder, tokens and labels memory-mapped."""
+    return Round(
+        _round_index(d),
+        np.load(d / "tokens.npy", mmap_mode="r"),
+        np.load(d / "labels.npy", mmap_mode="r"),
+        np.load(d / "episodes.npy"),
+        json.loads((d / "info.json").read_text()),
+    )
+
+
 def round_token_counts(root: str | Path) -> list[int]:
-    """Tokens of each complete round of the store at ``root``, in round order. Read-only: unlike opening a
-    :class:`TokenStore` (which clears temporary folders), safe on a store another process is writing."""
-    dirs = sorted(Path(root).glob(f"{ROUND_PREFIX}*"), key=lambda d: int(d.name.removeprefix(ROUND_PREFIX)))
-    return [int(np.load(d / "episodes.npy")[:, 1].sum()) for d in dirs if (d / "info.json").is_file()]
+    """Tokens of each complete round of the store at ``root``, in round order (read-only, as
+    :func:`complete_round_dirs`)."""
+    return [int(np.load(d / "episodes.npy")[:, 1].sum()) for d in complete_round_dirs(root)]
 
 
 class SequenceSampler:
