@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 def _collect(rclpy, want: set[str], timeout: float, procs) -> dict[str, dict]:
-    """Spin a probe on /diagnostics until every node in ``want`` reported an aspect beyond ``outputs``."""
+    """Spin a probe on /diagnostics until every node in ``want`` reported an aspect beyond ``outputs``, the
+    policy tracks, the monitor is fed and the simulator has stepped."""
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
 
@@ -39,7 +40,10 @@ def _collect(rclpy, want: set[str], timeout: float, procs) -> dict[str, dict]:
     def done() -> bool:
         nodes = {name.split(":")[0] for name in seen if not name.endswith(": outputs")}
         monitor_fed = int(seen.get("tracking_monitor: tracking", {}).get("states", "0")) > 0
-        return want <= nodes and _policy_tracking(seen) and monitor_fed
+        # the simulator's own report after it stepped (its first one, at sim time 0, can arrive after the
+        # monitor's first state: diagnostics are periodic)
+        sim_stepped = float(seen.get("sim_bridge_node: simulator", {}).get("sim time [s]", "0")) > 0
+        return want <= nodes and _policy_tracking(seen) and monitor_fed and sim_stepped
 
     end = time.monotonic() + timeout
     while time.monotonic() < end and not done():
